@@ -1,0 +1,240 @@
+//! Support for the code `#[arq::job]` generates. **Not public API**: names here may change in
+//! any release.
+
+pub use crate::backend::BoxFuture;
+pub use crate::function::{Args, Function, Handler, JobError, JobOptions};
+pub use crate::{Ctx, Enqueue, Job, Pool, Result, Value};
+pub use inventory;
+pub use serde;
+
+use crate::{BoxError, JobFailure, Retry};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::cell::Cell;
+use std::time::Duration;
+
+/// Compile-time check, spanned to a job parameter's type.
+pub const fn assert_arg<T: Serialize + DeserializeOwned>() {}
+
+/// Compile-time check, spanned to a job's return type.
+pub const fn assert_output<T: Serialize + DeserializeOwned>() {}
+
+/// How generated code serializes and takes one job parameter of type `T`.
+///
+/// Built by [`arg_codec`], the one place the `Serialize + DeserializeOwned` bound is checked
+/// (at the parameter's type, through a `const` spanned there); the generated `enqueue` and
+/// handler then call these function pointers, which carry no bound of their own, so a missing
+/// derive is reported once instead of at every use.
+pub struct ArgCodec<T> {
+    /// Serializes the argument (for `enqueue`).
+    pub to_value: fn(&str, &T) -> Result<Value>,
+    /// Takes the argument out of a run's arguments (in the handler).
+    pub take: fn(&mut Args, usize, &str) -> std::result::Result<T, JobError>,
+}
+
+/// Compile-time check, spanned to a job parameter's type, that also yields its codec.
+pub const fn arg_codec<T: Serialize + DeserializeOwned>() -> ArgCodec<T> {
+    ArgCodec {
+        to_value: arg::<T>,
+        take: Args::take::<T>,
+    }
+}
+
+/// How generated code converts a job's result of type `T`; see [`ArgCodec`].
+pub struct OutputCodec<T> {
+    /// Converts the returned value.
+    pub to_value: fn(T) -> std::result::Result<Value, JobError>,
+}
+
+/// Compile-time check, spanned to a job's result type, that also yields its codec.
+pub const fn output_codec<T: Serialize + DeserializeOwned>() -> OutputCodec<T> {
+    OutputCodec {
+        to_value: output::<T>,
+    }
+}
+
+/// Compile-time check that a job's future can run on the worker's threads.
+pub fn assert_send<F: std::future::Future + Send + 'static>(f: F) -> F {
+    f
+}
+
+/// A const `Duration` from milliseconds.
+pub const fn millis(ms: u64) -> Duration {
+    Duration::from_millis(ms)
+}
+
+/// Serializes one typed argument.
+pub fn arg<T: Serialize + ?Sized>(name: &str, value: &T) -> Result<Value> {
+    crate::client::arg_value(name, value)
+}
+
+/// Starts a typed enqueue of a registered function.
+pub fn enqueue<'p, T>(
+    pool: &'p Pool,
+    function: &Function,
+    args: Result<Vec<Value>>,
+) -> Enqueue<'p, T> {
+    Enqueue::new(pool, function.name.to_owned(), args, function.options.queue)
+}
+
+/// Converts a job's plain return value.
+pub fn output<T: Serialize>(value: T) -> std::result::Result<Value, JobError> {
+    crate::to_value(&value).map_err(|e| {
+        JobError::failed(
+            "SerializationError",
+            format!("unable to serialize result: {e}"),
+        )
+    })
+}
+
+/// The short name of an error type (`MyError` for `my_crate::errors::MyError<T>`).
+fn short_type_name<E>() -> String {
+    let full = std::any::type_name::<E>();
+    let base = full.split('<').next().unwrap_or(full);
+    let name = base.rsplit("::").next().unwrap_or(base);
+    match name {
+        "String" | "str" | "&str" | "Box" => "Error".to_owned(),
+        n => n.trim_start_matches('&').to_owned(),
+    }
+}
+
+fn find_retry(err: &(dyn std::error::Error + 'static)) -> Option<Retry> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(r) = e.downcast_ref::<Retry>() {
+            return Some(*r);
+        }
+        cur = e.source();
+    }
+    None
+}
+
+/// Holds a job's error while the right classifier is picked at compile time (autoref
+/// specialization: `anyhow::Error`, then any `std::error::Error`, then anything
+/// `Into<BoxError>`).
+pub struct ErrorWrap<E>(Cell<Option<E>>);
+
+impl<E> ErrorWrap<E> {
+    /// Wraps an error.
+    pub fn new(e: E) -> Self {
+        ErrorWrap(Cell::new(Some(e)))
+    }
+
+    fn take(&self) -> E {
+        self.0.take().expect("an error is classified once")
+    }
+}
+
+/// Classifies `anyhow::Error` (highest priority).
+pub trait ClassifyAnyhow {
+    /// Turns the error into a job outcome.
+    fn __arq_classify(&self) -> JobError;
+}
+
+impl ClassifyAnyhow for &&ErrorWrap<anyhow::Error> {
+    fn __arq_classify(&self) -> JobError {
+        let e = self.take();
+        if let Some(r) = e.chain().find_map(|c| c.downcast_ref::<Retry>()) {
+            return JobError::Retry(*r);
+        }
+        if let Some(r) = e.downcast_ref::<Retry>() {
+            return JobError::Retry(*r);
+        }
+        JobError::Failed(JobFailure::new("Error", format!("{e:#}")))
+    }
+}
+
+/// Classifies any `std::error::Error`.
+pub trait ClassifyStd {
+    /// Turns the error into a job outcome.
+    fn __arq_classify(&self) -> JobError;
+}
+
+impl<E: std::error::Error + 'static> ClassifyStd for &ErrorWrap<E> {
+    fn __arq_classify(&self) -> JobError {
+        let e = self.take();
+        if let Some(r) = find_retry(&e) {
+            return JobError::Retry(r);
+        }
+        JobError::Failed(JobFailure::new(short_type_name::<E>(), e.to_string()))
+    }
+}
+
+/// Classifies anything that converts into a boxed error (`String`, `Box<dyn Error>`).
+pub trait ClassifyInto {
+    /// Turns the error into a job outcome.
+    fn __arq_classify(&self) -> JobError;
+}
+
+impl<E: Into<BoxError>> ClassifyInto for ErrorWrap<E> {
+    fn __arq_classify(&self) -> JobError {
+        let e: BoxError = self.take().into();
+        if let Some(r) = find_retry(&*e) {
+            return JobError::Retry(r);
+        }
+        JobError::Failed(JobFailure::new(short_type_name::<E>(), e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    enum MyError {
+        #[error("rate limited")]
+        RateLimited(#[source] Retry),
+        #[error("bad input: {0}")]
+        Bad(String),
+    }
+
+    fn classify_my(e: MyError) -> JobError {
+        #[allow(unused_imports)]
+        use super::{ClassifyAnyhow as _, ClassifyInto as _, ClassifyStd as _};
+        (&&&ErrorWrap::new(e)).__arq_classify()
+    }
+
+    #[test]
+    fn retry_is_found_everywhere() {
+        let d = Duration::from_secs(3);
+        #[allow(unused_imports)]
+        use super::{ClassifyAnyhow as _, ClassifyInto as _, ClassifyStd as _};
+        assert_eq!(
+            (&&&ErrorWrap::new(Retry::after(d))).__arq_classify(),
+            JobError::Retry(Retry::after(d))
+        );
+        let any: anyhow::Error = Retry::after(d).into();
+        assert_eq!(
+            (&&&ErrorWrap::new(any.context("while sending"))).__arq_classify(),
+            JobError::Retry(Retry::after(d))
+        );
+        let boxed: BoxError = Box::new(Retry::now());
+        assert_eq!(
+            (&&&ErrorWrap::new(boxed)).__arq_classify(),
+            JobError::Retry(Retry::now())
+        );
+        assert_eq!(
+            classify_my(MyError::RateLimited(Retry::after(d))),
+            JobError::Retry(Retry::after(d))
+        );
+    }
+
+    #[test]
+    fn failures_carry_class_and_text() {
+        assert_eq!(
+            classify_my(MyError::Bad("x".into())),
+            JobError::failed("MyError", "bad input: x")
+        );
+        #[allow(unused_imports)]
+        use super::{ClassifyAnyhow as _, ClassifyInto as _, ClassifyStd as _};
+        let any = anyhow::anyhow!("disk full").context("saving");
+        assert_eq!(
+            (&&&ErrorWrap::new(any)).__arq_classify(),
+            JobError::failed("Error", "saving: disk full")
+        );
+        assert_eq!(
+            (&&&ErrorWrap::new(String::from("plain"))).__arq_classify(),
+            JobError::failed("Error", "plain")
+        );
+    }
+}

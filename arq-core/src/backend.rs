@@ -1,0 +1,202 @@
+//! The storage contract. `arq-redis` implements it on Python arq's keys; every method is one
+//! atomic step (one Lua script or one command in the Redis backend).
+
+use crate::Result;
+use bytes::Bytes;
+use std::future::Future;
+use std::pin::Pin;
+
+/// A boxed, `Send` future, as returned by [`Backend`] methods (async fns in traits are not
+/// object safe, and the pool holds the backend as `Arc<dyn Backend>`).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// When a job becomes due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Defer {
+    /// Due now.
+    None,
+    /// Due this many ms after the backend's clock reads the enqueue.
+    By(i64),
+    /// Due at this absolute time, ms since the epoch.
+    At(i64),
+}
+
+/// One job to add to a queue.
+#[derive(Debug, Clone)]
+pub struct EnqueueRequest {
+    /// The job id.
+    pub job_id: String,
+    /// The queue (a sorted set).
+    pub queue: String,
+    /// The encoded job record.
+    pub payload: Vec<u8>,
+    /// When it becomes due; the score is computed from the backend's clock.
+    pub defer: Defer,
+    /// The job key's time to live in ms; `None` for arq's default
+    /// (`score - now + 86_400_000`).
+    pub expires_ms: Option<i64>,
+}
+
+/// A request to claim up to `limit` due jobs of a queue and start them, in one step.
+#[derive(Debug, Clone)]
+pub struct ClaimRequest {
+    /// The queue.
+    pub queue: String,
+    /// How many jobs to claim at most (the worker's free slots).
+    pub limit: usize,
+    /// How many due entries to look at at most (`queue_read_limit`); running jobs stay in the
+    /// queue and are skipped.
+    pub scan_limit: usize,
+    /// Prefix of the fencing token written to each claimed job's in-progress key; the backend
+    /// appends the try number, so every attempt has its own token.
+    pub token_prefix: String,
+    /// The in-progress lease for each claimed job, in ms.
+    pub lease_ms: i64,
+    /// Whether to consume abort markers (a marked job is reported as `aborted`).
+    pub check_abort: bool,
+}
+
+/// A job the worker now owns.
+#[derive(Debug, Clone)]
+pub struct ClaimedJob {
+    /// The job id.
+    pub job_id: String,
+    /// Its score when claimed (ms).
+    pub score: i64,
+    /// The job record, or `None` when the job key had expired or was deleted.
+    pub payload: Option<Bytes>,
+    /// The try counter after this claim (first run: 1).
+    pub job_try: i64,
+    /// The fencing token now held in the in-progress key.
+    pub token: String,
+    /// An abort marker was set (and consumed) for this job.
+    pub aborted: bool,
+}
+
+/// A lease to set on a job the caller holds, fenced by its token.
+#[derive(Debug, Clone)]
+pub struct Lease {
+    /// The job id.
+    pub job_id: String,
+    /// The token the caller holds.
+    pub token: String,
+    /// The new time to live of the in-progress key, ms.
+    pub ms: i64,
+}
+
+/// How to finish a job: store its result (or not) and remove it from the queue.
+#[derive(Debug, Clone)]
+pub struct FinishRequest {
+    /// The queue.
+    pub queue: String,
+    /// The job id.
+    pub job_id: String,
+    /// The token the worker holds.
+    pub token: String,
+    /// The encoded result record, or `None` to store nothing.
+    pub result: Option<Vec<u8>>,
+    /// The result's time to live in ms; `None` keeps it forever.
+    pub keep_result_ms: Option<i64>,
+    /// Keep the in-progress key this many ms instead of deleting it (Python arq does this for
+    /// cron jobs, 60 000 ms).
+    pub keep_in_progress_ms: Option<i64>,
+}
+
+/// How to put a job back for another try.
+#[derive(Debug, Clone)]
+pub struct RetryRequest {
+    /// The queue.
+    pub queue: String,
+    /// The job id.
+    pub job_id: String,
+    /// The token the worker holds.
+    pub token: String,
+    /// Run again this many ms from now; 0 leaves the score as it is (runs at the next poll).
+    pub defer_ms: i64,
+}
+
+/// The three facts `Job.status()` is decided from, read atomically.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RawStatus {
+    /// The result key exists.
+    pub result_exists: bool,
+    /// The in-progress key exists.
+    pub in_progress: bool,
+    /// The job's score in the queue, if it is there.
+    pub score: Option<f64>,
+    /// The backend's clock, ms.
+    pub now_ms: i64,
+}
+
+/// Storage for queues, jobs and results.
+///
+/// Every method is a single atomic step, so a worker of this crate and a Python arq worker can
+/// share one queue. Writes made on behalf of a claimed job are fenced by its token: a worker
+/// that lost its lease cannot overwrite its successor's work.
+pub trait Backend: Send + Sync + 'static {
+    /// Adds a job unless a job or result with its id exists. Returns whether it was added.
+    fn enqueue<'a>(&'a self, req: &'a EnqueueRequest) -> BoxFuture<'a, Result<bool>>;
+
+    /// Claims and starts up to `limit` due jobs (sets their in-progress lease, counts the try,
+    /// reads the job record), in one step.
+    fn claim<'a>(&'a self, req: &'a ClaimRequest) -> BoxFuture<'a, Result<Vec<ClaimedJob>>>;
+
+    /// Sets the in-progress lease of held jobs; a job whose token no longer matches is skipped.
+    /// Returns how many leases were set.
+    fn set_leases<'a>(&'a self, leases: &'a [Lease]) -> BoxFuture<'a, Result<usize>>;
+
+    /// Overwrites a job's try counter (Python arq does this when the record's `t` is ahead).
+    fn set_job_try<'a>(&'a self, job_id: &'a str, job_try: i64) -> BoxFuture<'a, Result<()>>;
+
+    /// Stores the outcome and removes the job. Returns `false` (and writes nothing) when the
+    /// caller's token is stale.
+    fn finish<'a>(&'a self, req: &'a FinishRequest) -> BoxFuture<'a, Result<bool>>;
+
+    /// Reschedules a held job and drops its lease. Returns `false` when the token is stale.
+    fn retry<'a>(&'a self, req: &'a RetryRequest) -> BoxFuture<'a, Result<bool>>;
+
+    /// Drops the lease of a held job without touching its queue entry (shutdown).
+    fn release<'a>(&'a self, job_id: &'a str, token: &'a str) -> BoxFuture<'a, Result<bool>>;
+
+    /// Reads what `Job.status()` needs, atomically.
+    fn status<'a>(&'a self, queue: &'a str, job_id: &'a str) -> BoxFuture<'a, Result<RawStatus>>;
+
+    /// Reads the result record and the queue score together.
+    fn result_and_score<'a>(
+        &'a self,
+        queue: &'a str,
+        job_id: &'a str,
+    ) -> BoxFuture<'a, Result<(Option<Bytes>, Option<f64>)>>;
+
+    /// Reads a job record.
+    fn get_job<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, Result<Option<Bytes>>>;
+
+    /// Reads a job's score in a queue.
+    fn get_score<'a>(&'a self, queue: &'a str, job_id: &'a str)
+        -> BoxFuture<'a, Result<Option<f64>>>;
+
+    /// Number of entries in a queue (queued, deferred and running).
+    fn queue_size<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<u64>>;
+
+    /// The health-check key of a queue.
+    fn health_check_key(&self, queue: &str) -> String;
+
+    /// Writes the health record `text + " queued=<queue size>"` with a TTL, returns the queue
+    /// size.
+    fn write_health<'a>(
+        &'a self,
+        key: &'a str,
+        queue: &'a str,
+        text: &'a str,
+        ttl_ms: i64,
+    ) -> BoxFuture<'a, Result<u64>>;
+
+    /// Reads a health record.
+    fn read_health<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<String>>>;
+
+    /// Deletes a health record.
+    fn delete_health<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<()>>;
+
+    /// A one-line description of the server for the worker's start-up log.
+    fn describe<'a>(&'a self) -> BoxFuture<'a, Result<String>>;
+}

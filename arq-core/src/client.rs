@@ -1,0 +1,551 @@
+//! The client side: the pool, enqueueing, and job handles (status, result, info).
+
+use crate::backend::{Defer, EnqueueRequest};
+use crate::time::duration_ms;
+use crate::{
+    from_value, ms_to_datetime, now_ms, to_value, Backend, Codec, Error, JobFailure, JobRecord,
+    MsgpackCodec, Result, ResultRecord, Value, DEFAULT_QUEUE_NAME,
+};
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::future::{Future, IntoFuture};
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A connection to the queue backend plus the codec and default queue: what Python arq calls
+/// `ArqRedis`. Cheap to clone; create one with `arq::create_pool`.
+#[derive(Clone)]
+pub struct Pool {
+    backend: Arc<dyn Backend>,
+    codec: Arc<dyn Codec>,
+    default_queue: Arc<str>,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("codec", &self.codec.name())
+            .field("default_queue", &self.default_queue)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pool {
+    /// A pool on a backend, with the msgpack codec and the `arq:queue` default queue.
+    pub fn new(backend: Arc<dyn Backend>) -> Self {
+        Pool {
+            backend,
+            codec: Arc::new(MsgpackCodec),
+            default_queue: DEFAULT_QUEUE_NAME.into(),
+        }
+    }
+
+    /// The same pool with another codec (client and worker must agree).
+    pub fn with_codec(mut self, codec: impl Codec) -> Self {
+        self.codec = Arc::new(codec);
+        self
+    }
+
+    /// The same pool with another default queue.
+    pub fn with_default_queue(mut self, queue: impl Into<String>) -> Self {
+        self.default_queue = queue.into().into();
+        self
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> &dyn Backend {
+        &*self.backend
+    }
+
+    /// The codec.
+    pub fn codec(&self) -> &dyn Codec {
+        &*self.codec
+    }
+
+    /// The queue used when none is given.
+    pub fn default_queue_name(&self) -> &str {
+        &self.default_queue
+    }
+
+    /// Enqueues a job by name with untyped positional arguments, for functions that live in
+    /// another process or language. Add keyword arguments with [`Enqueue::kwarg`].
+    pub fn enqueue_job(&self, function: impl Into<String>, args: Vec<Value>) -> Enqueue<'_, Value> {
+        Enqueue::new(self, function.into(), Ok(args), None)
+    }
+
+    /// A handle for an existing job id in the default queue (use [`Job::in_queue`] for
+    /// another one). `T` is the type its result is read as.
+    pub fn job<T>(&self, job_id: impl Into<String>) -> Job<T> {
+        Job::new(self.clone(), job_id.into(), self.default_queue.to_string())
+    }
+
+    /// Number of jobs in a queue (queued, deferred and running).
+    pub async fn queue_size(&self, queue: &str) -> Result<u64> {
+        self.backend.queue_size(queue).await
+    }
+
+    /// Reads a queue's health-check record (`None` when no worker wrote one recently).
+    pub async fn health_check(&self, queue: &str) -> Result<Option<String>> {
+        let key = self.backend.health_check_key(queue);
+        self.backend.read_health(&key).await
+    }
+
+    pub(crate) fn encode(&self, what: &str, v: &Value) -> Result<Vec<u8>> {
+        self.codec.encode(v).map_err(|e| Error::Encode {
+            what: what.into(),
+            message: e.to_string(),
+        })
+    }
+
+    pub(crate) fn decode(&self, what: &str, b: &[u8]) -> Result<Value> {
+        self.codec.decode(b).map_err(|e| Error::Decode {
+            what: what.into(),
+            message: e.to_string(),
+        })
+    }
+}
+
+/// Serializes one argument into a value, naming it in the error.
+pub(crate) fn arg_value<T: Serialize + ?Sized>(name: &str, v: &T) -> Result<Value> {
+    to_value(v).map_err(|e| Error::Encode {
+        what: format!("argument {name:?}"),
+        message: e.to_string(),
+    })
+}
+
+#[derive(Debug, Clone, Copy)]
+enum When {
+    Now,
+    By(Duration),
+    Until(DateTime<Utc>),
+}
+
+/// A job about to be enqueued; set options, then `.await` it.
+///
+/// Made by the typed `<fn>::enqueue(&pool, args…)` that `#[arq::job]` generates, or by
+/// [`Pool::enqueue_job`]. Awaiting gives the job's handle, or [`Error::JobExists`] when the
+/// id is taken (Python arq returns `None` then).
+#[must_use = "an enqueue does nothing until it is awaited"]
+pub struct Enqueue<'p, T> {
+    pool: &'p Pool,
+    function: String,
+    args: Result<Vec<Value>>,
+    kwargs: Vec<(String, Value)>,
+    job_id: Option<String>,
+    queue: Option<String>,
+    when: Result<When>,
+    expires: Option<Duration>,
+    job_try: Option<i64>,
+    _out: PhantomData<fn() -> T>,
+}
+
+impl<'p, T> Enqueue<'p, T> {
+    /// Starts an enqueue of `function`; generated code calls this.
+    pub fn new(
+        pool: &'p Pool,
+        function: String,
+        args: Result<Vec<Value>>,
+        queue: Option<&str>,
+    ) -> Self {
+        Enqueue {
+            pool,
+            function,
+            args,
+            kwargs: Vec::new(),
+            job_id: None,
+            queue: queue.map(str::to_owned),
+            when: Ok(When::Now),
+            expires: None,
+            job_try: None,
+            _out: PhantomData,
+        }
+    }
+
+    /// Sets the job id (Python's `_job_id`); a job or result with this id already present
+    /// makes the enqueue fail with [`Error::JobExists`].
+    pub fn job_id(mut self, id: impl Into<String>) -> Self {
+        self.job_id = Some(id.into());
+        self
+    }
+
+    /// Sends to this queue (Python's `_queue_name`).
+    pub fn queue_name(mut self, queue: impl Into<String>) -> Self {
+        self.queue = Some(queue.into());
+        self
+    }
+
+    /// Runs no earlier than `delay` from now (Python's `_defer_by`).
+    pub fn defer_by(mut self, delay: Duration) -> Self {
+        self.when = match self.when {
+            Ok(When::Until(_)) => Err(both_defers()),
+            _ => Ok(When::By(delay)),
+        };
+        self
+    }
+
+    /// Runs no earlier than `at` (Python's `_defer_until`).
+    pub fn defer_until(mut self, at: DateTime<Utc>) -> Self {
+        self.when = match self.when {
+            Ok(When::By(_)) => Err(both_defers()),
+            _ => Ok(When::Until(at)),
+        };
+        self
+    }
+
+    /// Same as [`Enqueue::defer_until`].
+    pub fn run_at(self, at: DateTime<Utc>) -> Self {
+        self.defer_until(at)
+    }
+
+    /// The job expires (is failed as `job expired` if not started) after this long
+    /// (Python's `_expires`; default: one day after it is due).
+    pub fn expires(mut self, after: Duration) -> Self {
+        self.expires = Some(after);
+        self
+    }
+
+    /// Sets the try number the job starts from (Python's `_job_try`).
+    pub fn job_try(mut self, job_try: u32) -> Self {
+        self.job_try = Some(i64::from(job_try));
+        self
+    }
+
+    /// Adds a keyword argument (Python's `**kwargs`).
+    pub fn kwarg(mut self, name: impl Into<String>, value: impl Serialize) -> Self {
+        let name = name.into();
+        match arg_value(&name, &value) {
+            Ok(v) => self.kwargs.push((name, v)),
+            Err(e) => self.args = Err(e),
+        }
+        self
+    }
+
+    async fn send(self) -> Result<Job<T>> {
+        let args = self.args?;
+        let when = self.when?;
+        let job_id = self
+            .job_id
+            .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+        let queue = self
+            .queue
+            .unwrap_or_else(|| self.pool.default_queue.to_string());
+        let enqueue_time_ms = now_ms();
+        let defer = match when {
+            When::Now => Defer::None,
+            When::By(d) if d.is_zero() => Defer::None,
+            When::By(d) => Defer::By(duration_ms(d)),
+            When::Until(at) => Defer::At(at.timestamp_millis()),
+        };
+        let expires_ms = match self.expires {
+            Some(d) if !d.is_zero() => Some(duration_ms(d)),
+            _ => None,
+        };
+        let record = JobRecord {
+            job_try: self.job_try,
+            function: self.function,
+            args,
+            kwargs: self.kwargs,
+            enqueue_time_ms,
+        };
+        let payload = self.pool.encode("job", &record.to_value())?;
+        let req = EnqueueRequest {
+            job_id,
+            queue,
+            payload,
+            defer,
+            expires_ms,
+        };
+        if self.pool.backend.enqueue(&req).await? {
+            Ok(Job::new(self.pool.clone(), req.job_id, req.queue))
+        } else {
+            Err(Error::JobExists { job_id: req.job_id })
+        }
+    }
+}
+
+fn both_defers() -> Error {
+    Error::InvalidArgument("use either defer_by or defer_until, not both".into())
+}
+
+impl<'p, T: 'p> IntoFuture for Enqueue<'p, T> {
+    type Output = Result<Job<T>>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Result<Job<T>>> + Send + 'p>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
+/// Where a job is (Python arq's `JobStatus`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobStatus {
+    /// In the queue, not due yet.
+    Deferred,
+    /// In the queue and due.
+    Queued,
+    /// A worker holds it.
+    InProgress,
+    /// Its result is stored.
+    Complete,
+    /// Unknown: never enqueued, expired, or finished without a kept result.
+    NotFound,
+}
+
+impl JobStatus {
+    /// The name Python arq uses (`"deferred"`, `"queued"`, `"in_progress"`, `"complete"`,
+    /// `"not_found"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Deferred => "deferred",
+            JobStatus::Queued => "queued",
+            JobStatus::InProgress => "in_progress",
+            JobStatus::Complete => "complete",
+            JobStatus::NotFound => "not_found",
+        }
+    }
+}
+
+impl std::fmt::Display for JobStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a job was enqueued as (Python's `JobDef`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobDef {
+    /// Function name.
+    pub function: String,
+    /// Positional arguments.
+    pub args: Vec<Value>,
+    /// Keyword arguments.
+    pub kwargs: Vec<(String, Value)>,
+    /// The try number stored with the job (`None` unless set at enqueue), or for a finished
+    /// job the try that finished it.
+    pub job_try: Option<i64>,
+    /// Enqueue time.
+    pub enqueue_time: DateTime<Utc>,
+    /// Score in the queue; `None` once the job has left it.
+    pub score: Option<i64>,
+}
+
+/// A finished job's record (Python's `JobResult`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobResult {
+    /// What was enqueued.
+    pub job: JobDef,
+    /// Whether it succeeded.
+    pub success: bool,
+    /// The return value, or the stored failure.
+    pub result: Value,
+    /// Start of the run.
+    pub start_time: DateTime<Utc>,
+    /// End of the run.
+    pub finish_time: DateTime<Utc>,
+    /// Queue it ran from.
+    pub queue_name: String,
+    /// Its id.
+    pub job_id: String,
+}
+
+impl JobResult {
+    fn from_record(r: ResultRecord) -> Self {
+        JobResult {
+            job: JobDef {
+                function: r.function,
+                args: r.args,
+                kwargs: r.kwargs,
+                job_try: Some(r.job_try),
+                enqueue_time: ms_to_datetime(r.enqueue_time_ms),
+                score: None,
+            },
+            success: r.success,
+            result: r.result,
+            start_time: ms_to_datetime(r.start_ms),
+            finish_time: ms_to_datetime(r.finish_ms),
+            queue_name: r.queue,
+            job_id: r.job_id,
+        }
+    }
+
+    /// The failure, when the job failed.
+    pub fn failure(&self) -> Option<JobFailure> {
+        (!self.success).then(|| JobFailure::from_result_value(&self.result))
+    }
+}
+
+/// A handle to an enqueued job; `T` is its result type (`Value` when untyped).
+pub struct Job<T = Value> {
+    pool: Pool,
+    id: String,
+    queue: String,
+    _out: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for Job<T> {
+    fn clone(&self) -> Self {
+        Job::new(self.pool.clone(), self.id.clone(), self.queue.clone())
+    }
+}
+
+impl<T> std::fmt::Debug for Job<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("id", &self.id)
+            .field("queue", &self.queue)
+            .finish()
+    }
+}
+
+/// Defaults for waiting on a result: poll quickly at first, then back off.
+const RESULT_POLL_MIN: Duration = Duration::from_millis(2);
+const RESULT_POLL_MAX: Duration = Duration::from_millis(250);
+
+impl<T> Job<T> {
+    fn new(pool: Pool, id: String, queue: String) -> Self {
+        Job {
+            pool,
+            id,
+            queue,
+            _out: PhantomData,
+        }
+    }
+
+    /// The job id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The queue this handle looks in.
+    pub fn queue_name(&self) -> &str {
+        &self.queue
+    }
+
+    /// The same job in another queue (status and result look at the queue's entry).
+    pub fn in_queue(mut self, queue: impl Into<String>) -> Self {
+        self.queue = queue.into();
+        self
+    }
+
+    /// The same job with its result read as `U`.
+    pub fn typed<U>(self) -> Job<U> {
+        Job::new(self.pool, self.id, self.queue)
+    }
+
+    /// Where the job is now.
+    pub async fn status(&self) -> Result<JobStatus> {
+        let raw = self.pool.backend.status(&self.queue, &self.id).await?;
+        Ok(if raw.result_exists {
+            JobStatus::Complete
+        } else if raw.in_progress {
+            JobStatus::InProgress
+        } else {
+            match raw.score {
+                Some(s) if s != 0.0 => {
+                    if s > raw.now_ms as f64 {
+                        JobStatus::Deferred
+                    } else {
+                        JobStatus::Queued
+                    }
+                }
+                _ => JobStatus::NotFound,
+            }
+        })
+    }
+
+    /// The stored result record, if the job finished and its result was kept.
+    pub async fn result_info(&self) -> Result<Option<JobResult>> {
+        let (raw, _) = self
+            .pool
+            .backend
+            .result_and_score(&self.queue, &self.id)
+            .await?;
+        raw.map(|b| self.decode_result(&b).map(JobResult::from_record))
+            .transpose()
+    }
+
+    /// What the job was enqueued as: from its result when finished, else from its record.
+    pub async fn info(&self) -> Result<Option<JobDef>> {
+        if let Some(r) = self.result_info().await? {
+            return Ok(Some(r.job));
+        }
+        let Some(raw) = self.pool.backend.get_job(&self.id).await? else {
+            return Ok(None);
+        };
+        let v = self.pool.decode("job", &raw)?;
+        let rec = JobRecord::from_value(&v).map_err(|m| Error::Decode {
+            what: "job".into(),
+            message: m,
+        })?;
+        let score = self.pool.backend.get_score(&self.queue, &self.id).await?;
+        Ok(Some(JobDef {
+            function: rec.function,
+            args: rec.args,
+            kwargs: rec.kwargs,
+            job_try: rec.job_try,
+            enqueue_time: ms_to_datetime(rec.enqueue_time_ms),
+            score: score.map(|s| s.round() as i64),
+        }))
+    }
+
+    fn decode_result(&self, raw: &[u8]) -> Result<ResultRecord> {
+        let v = self.pool.decode("result", raw)?;
+        ResultRecord::from_value(&v).map_err(|m| Error::Decode {
+            what: "result".into(),
+            message: m,
+        })
+    }
+}
+
+impl<T: DeserializeOwned> Job<T> {
+    /// Waits for the result: `Ok(value)` on success, [`Error::JobFailed`] with the stored
+    /// failure, [`Error::NotFound`] when the job has neither a result nor a queue entry, and
+    /// [`Error::ResultTimeout`] when `timeout` passes first (`None` waits forever).
+    pub async fn result(&self, timeout: impl Into<Option<Duration>>) -> Result<T> {
+        let timeout = timeout.into();
+        let started = Instant::now();
+        let mut delay = RESULT_POLL_MIN;
+        loop {
+            let (raw, score) = self
+                .pool
+                .backend
+                .result_and_score(&self.queue, &self.id)
+                .await?;
+            if let Some(raw) = raw {
+                let rec = self.decode_result(&raw)?;
+                if rec.success {
+                    return from_value::<T>(rec.result).map_err(|e| Error::Decode {
+                        what: format!("result of job {:?}", self.id),
+                        message: e.to_string(),
+                    });
+                }
+                return Err(Error::JobFailed {
+                    job_id: self.id.clone(),
+                    failure: JobFailure::from_result_value(&rec.result),
+                });
+            }
+            if score.is_none() {
+                return Err(Error::NotFound {
+                    job_id: self.id.clone(),
+                    queue: self.queue.clone(),
+                });
+            }
+            let mut sleep = delay;
+            if let Some(t) = timeout {
+                let elapsed = started.elapsed();
+                if elapsed >= t {
+                    return Err(Error::ResultTimeout {
+                        job_id: self.id.clone(),
+                        waited: elapsed,
+                    });
+                }
+                sleep = sleep.min(t - elapsed);
+            }
+            tokio::time::sleep(sleep).await;
+            delay = (delay * 2).min(RESULT_POLL_MAX);
+        }
+    }
+}

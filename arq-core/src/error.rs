@@ -1,0 +1,196 @@
+//! The error type of every fallible call in arq, and the failure a job leaves behind.
+
+use crate::Value;
+use std::fmt;
+
+/// A boxed error from user code or a backend, `Send + Sync` so it crosses tasks.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// `Result` with [`Error`] as the default error type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in the client, the worker or a backend.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The backend (Redis) failed or could not be reached.
+    #[error("backend error: {0}")]
+    Backend(#[source] BoxError),
+    /// A value could not be encoded by the codec.
+    #[error("could not encode {what}: {message}")]
+    Encode {
+        /// What was being encoded (job, result, argument `x`…).
+        what: String,
+        /// Why it failed.
+        message: String,
+    },
+    /// Bytes read from the backend could not be decoded.
+    #[error("could not decode {what}: {message}")]
+    Decode {
+        /// What was being decoded.
+        what: String,
+        /// Why it failed.
+        message: String,
+    },
+    /// The job was not enqueued because a job or a result with this id already exists
+    /// (Python arq returns `None` from `enqueue_job` in this case).
+    #[error("job {job_id:?} not enqueued: a job or result with this id already exists")]
+    JobExists {
+        /// The id that was refused.
+        job_id: String,
+    },
+    /// The job ran (or was consumed) and failed; its stored failure is attached.
+    #[error("job {job_id:?} failed: {failure}")]
+    JobFailed {
+        /// The failed job's id.
+        job_id: String,
+        /// The failure the worker stored.
+        failure: JobFailure,
+    },
+    /// Waiting for a result took longer than the timeout given; the job may still finish.
+    #[error("timed out after {waited:?} waiting for the result of job {job_id:?}")]
+    ResultTimeout {
+        /// The job waited on.
+        job_id: String,
+        /// How long the caller waited.
+        waited: std::time::Duration,
+    },
+    /// There is neither a result nor a queue entry for this job id.
+    #[error("job {job_id:?} not found (no result and not in queue {queue:?})")]
+    NotFound {
+        /// The job id looked up.
+        job_id: String,
+        /// The queue that was checked.
+        queue: String,
+    },
+    /// An argument given to an arq call was invalid.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// The worker or pool was configured inconsistently.
+    #[error("configuration error: {0}")]
+    Config(String),
+}
+
+impl Error {
+    /// Wraps any backend error.
+    pub fn backend(e: impl Into<BoxError>) -> Self {
+        Error::Backend(e.into())
+    }
+
+    /// True when an enqueue was refused because the job id is taken.
+    pub fn is_duplicate(&self) -> bool {
+        matches!(self, Error::JobExists { .. })
+    }
+
+    /// The stored failure, when this error reports a failed job.
+    pub fn job_failure(&self) -> Option<&JobFailure> {
+        match self {
+            Error::JobFailed { failure, .. } => Some(failure),
+            _ => None,
+        }
+    }
+}
+
+/// Why a job failed, as stored in its result record.
+///
+/// Python arq stores the exception object (with pickle); with msgpack or JSON it cannot, so a
+/// Rust worker stores the text `"<class>: <message>"`, which Python's `Job.result()` raises as
+/// `SerializationError` and this type parses back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobFailure {
+    /// The exception class (`ValueError`, `TimeoutError`, `CancelledError`,
+    /// `JobExecutionFailed`, or a Rust error type's name).
+    pub class: String,
+    /// The error text.
+    pub message: String,
+}
+
+/// The class Python arq uses for its own failures (unknown function, max tries, expired job).
+pub(crate) const JOB_EXECUTION_FAILED: &str = "JobExecutionFailed";
+/// The class of a timed-out job.
+pub(crate) const TIMEOUT_ERROR: &str = "TimeoutError";
+/// The class of an aborted job.
+pub(crate) const CANCELLED_ERROR: &str = "CancelledError";
+/// The class of a job whose payload could not be decoded.
+pub(crate) const DESERIALIZATION_ERROR: &str = "DeserializationError";
+
+impl JobFailure {
+    /// A failure of the given class.
+    pub fn new(class: impl Into<String>, message: impl Into<String>) -> Self {
+        JobFailure {
+            class: class.into(),
+            message: message.into(),
+        }
+    }
+
+    /// True when the job was stopped by its timeout.
+    pub fn is_timeout(&self) -> bool {
+        self.class == TIMEOUT_ERROR
+    }
+
+    /// True when the job was aborted.
+    pub fn is_aborted(&self) -> bool {
+        self.class == CANCELLED_ERROR
+    }
+
+    /// The text stored as the result value `r` by codecs that cannot hold an exception.
+    pub fn to_text(&self) -> String {
+        self.to_string()
+    }
+
+    /// Reads a failure back from a stored result value `r`.
+    pub fn from_result_value(value: &Value) -> Self {
+        match value {
+            Value::Str(s) => Self::parse_text(s),
+            other => JobFailure::new("Exception", other.to_string()),
+        }
+    }
+
+    /// Parses `"<class>: <message>"`; text without a class prefix keeps the whole text as the
+    /// message (for example Python's `'unable to serialize result'`).
+    pub fn parse_text(s: &str) -> Self {
+        if let Some((class, message)) = s.split_once(": ") {
+            let ident = !class.is_empty()
+                && class
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+                && !class.starts_with(|c: char| c.is_ascii_digit());
+            if ident {
+                return JobFailure::new(class, message);
+            }
+        }
+        JobFailure::new("Exception", s)
+    }
+}
+
+impl fmt::Display for JobFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.message.is_empty() {
+            f.write_str(&self.class)
+        } else {
+            write!(f, "{}: {}", self.class, self.message)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failure_text_round_trips() {
+        let f = JobFailure::new("TimeoutError", "job exceeded its timeout of 1s");
+        assert_eq!(f.to_text(), "TimeoutError: job exceeded its timeout of 1s");
+        assert_eq!(JobFailure::parse_text(&f.to_text()), f);
+        assert!(f.is_timeout());
+    }
+
+    #[test]
+    fn text_without_class_is_kept_whole() {
+        let f = JobFailure::parse_text("unable to serialize result");
+        assert_eq!(f.class, "Exception");
+        assert_eq!(f.message, "unable to serialize result");
+        let g = JobFailure::parse_text("a b: c");
+        assert_eq!(g.message, "a b: c");
+    }
+}

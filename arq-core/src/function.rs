@@ -1,0 +1,259 @@
+//! The job table: functions a worker can run, their options, and how their arguments and
+//! outcomes cross the erased boundary between the worker and typed user code.
+
+use crate::{from_value, BoxFuture, Ctx, JobFailure, Value};
+use serde::de::DeserializeOwned;
+use std::time::Duration;
+
+/// The erased entry point of a job function: takes the context and the decoded arguments,
+/// returns the result as a value or a failure. `#[arq::job]` generates one per function.
+pub type Handler = fn(Ctx, Args) -> BoxFuture<'static, Result<Value, JobError>>;
+
+/// Per-function options; `None` falls back to the worker's setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct JobOptions {
+    /// How many times the job may run (`Retry` and lost workers count); worker default 5.
+    pub max_tries: Option<u32>,
+    /// How long one run may take; worker default 300 s.
+    pub timeout: Option<Duration>,
+    /// How long the result is kept; zero keeps none. Worker default 3600 s.
+    pub keep_result: Option<Duration>,
+    /// Keep the result without expiry.
+    pub keep_result_forever: Option<bool>,
+    /// The queue the typed `enqueue` sends to, instead of the pool's default.
+    pub queue: Option<&'static str>,
+}
+
+impl JobOptions {
+    /// No options set: everything comes from the worker.
+    pub const fn new() -> Self {
+        JobOptions {
+            max_tries: None,
+            timeout: None,
+            keep_result: None,
+            keep_result_forever: None,
+            queue: None,
+        }
+    }
+}
+
+/// A job function the worker can run: its name, options and erased handler.
+///
+/// `#[arq::job]` generates `<fn>::FUNCTION` and registers it in the compile-time job table
+/// (see [`Function::registered`]); a worker can also be given an explicit list.
+#[derive(Clone, Copy)]
+pub struct Function {
+    /// The name the job is enqueued under (Python arq's `f`).
+    pub name: &'static str,
+    /// Per-function options.
+    pub options: JobOptions,
+    /// The erased entry point.
+    pub handler: Handler,
+}
+
+impl std::fmt::Debug for Function {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Function")
+            .field("name", &self.name)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Function {
+    /// A function with default options.
+    pub const fn new(name: &'static str, handler: Handler) -> Self {
+        Function {
+            name,
+            options: JobOptions::new(),
+            handler,
+        }
+    }
+
+    /// The same function with other options.
+    pub const fn with_options(mut self, options: JobOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Every function registered with `#[arq::job]` in the crates linked into this binary.
+    pub fn registered() -> impl Iterator<Item = &'static Function> {
+        inventory::iter::<Function>.into_iter()
+    }
+}
+
+inventory::collect!(Function);
+
+/// Ask the worker to run the job again, optionally after a delay (Python arq's `Retry`).
+///
+/// Return it as the job's error: `return Err(Retry::after(Duration::from_secs(5)).into())`,
+/// or `Err(Retry::now())?`. It works through `anyhow::Error`, through `Box<dyn Error>`, and
+/// as the `source()` of your own error type. Each run counts against `max_tries`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, thiserror::Error)]
+#[error("retry requested{}", match .defer { Some(d) => format!(" in {d:?}"), None => String::new() })]
+pub struct Retry {
+    /// How long to wait before the next run; `None` runs it at the next poll.
+    pub defer: Option<Duration>,
+}
+
+impl Retry {
+    /// Run again at the next poll.
+    pub const fn now() -> Self {
+        Retry { defer: None }
+    }
+
+    /// Run again after `defer`.
+    pub const fn after(defer: Duration) -> Self {
+        Retry { defer: Some(defer) }
+    }
+}
+
+/// How a job run ended when it did not return a value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobError {
+    /// The job asked to run again.
+    Retry(Retry),
+    /// The job failed for good.
+    Failed(JobFailure),
+}
+
+impl JobError {
+    /// A terminal failure of the given class.
+    pub fn failed(class: impl Into<String>, message: impl Into<String>) -> Self {
+        JobError::Failed(JobFailure::new(class, message))
+    }
+}
+
+/// The arguments of one job run: Python's positional `a` and keyword `k`.
+///
+/// Generated handlers take each parameter with [`Args::take`], by position first and then by
+/// name, and finish with [`Args::finish`], so Python callers may use either form.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Args {
+    function: String,
+    positional: Vec<Option<Value>>,
+    keyword: Vec<(String, Value)>,
+}
+
+impl Args {
+    /// Arguments for a call of `function`.
+    pub fn new(function: impl Into<String>, positional: Vec<Value>, keyword: Vec<(String, Value)>) -> Self {
+        Args {
+            function: function.into(),
+            positional: positional.into_iter().map(Some).collect(),
+            keyword,
+        }
+    }
+
+    fn type_error(&self, msg: impl std::fmt::Display) -> JobError {
+        JobError::failed("TypeError", format!("{}() {msg}", self.function))
+    }
+
+    /// Takes parameter `index` (named `name`): the positional argument at `index` if there is
+    /// one, else the keyword argument `name`, else `None`-like (for `Option` parameters).
+    pub fn take<T: DeserializeOwned>(&mut self, index: usize, name: &str) -> Result<T, JobError> {
+        let kw_pos = self.keyword.iter().position(|(k, _)| k == name);
+        let value = match self.positional.get_mut(index) {
+            Some(slot) => {
+                if kw_pos.is_some() {
+                    return Err(self.type_error(format_args!(
+                        "got multiple values for argument '{name}'"
+                    )));
+                }
+                slot.take().unwrap_or(Value::Nil)
+            }
+            None => match kw_pos {
+                Some(i) => self.keyword.remove(i).1,
+                None => {
+                    return from_value::<T>(Value::Nil).map_err(|_| {
+                        self.type_error(format_args!(
+                            "missing required argument: '{name}'"
+                        ))
+                    })
+                }
+            },
+        };
+        from_value::<T>(value)
+            .map_err(|e| self.type_error(format_args!("argument '{name}': {e}")))
+    }
+
+    /// Checks that no argument is left over: `expected` positional parameters were taken.
+    pub fn finish(&self, expected: usize) -> Result<(), JobError> {
+        if self.positional.len() > expected {
+            return Err(self.type_error(format_args!(
+                "takes {expected} positional argument{} but {} were given",
+                if expected == 1 { "" } else { "s" },
+                self.positional.len()
+            )));
+        }
+        if let Some((name, _)) = self.keyword.first() {
+            return Err(self.type_error(format_args!(
+                "got an unexpected keyword argument '{name}'"
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: Vec<Value>, k: Vec<(&str, Value)>) -> Args {
+        Args::new(
+            "f",
+            a,
+            k.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        )
+    }
+
+    #[test]
+    fn positional_then_keyword() {
+        let mut a = args(vec![Value::Int(1)], vec![("b", Value::Str("x".into()))]);
+        assert_eq!(a.take::<i64>(0, "a").unwrap(), 1);
+        assert_eq!(a.take::<String>(1, "b").unwrap(), "x");
+        a.finish(2).unwrap();
+    }
+
+    #[test]
+    fn missing_optional_is_none_missing_required_is_type_error() {
+        let mut a = args(vec![], vec![]);
+        assert_eq!(a.take::<Option<i64>>(0, "a").unwrap(), None);
+        let err = a.take::<i64>(1, "b").unwrap_err();
+        assert_eq!(
+            err,
+            JobError::failed("TypeError", "f() missing required argument: 'b'")
+        );
+    }
+
+    #[test]
+    fn extra_and_duplicate_arguments_are_refused() {
+        let a = args(vec![Value::Int(1), Value::Int(2)], vec![]);
+        let JobError::Failed(f) = a.finish(1).unwrap_err() else {
+            panic!()
+        };
+        assert_eq!(f.message, "f() takes 1 positional argument but 2 were given");
+
+        let a = args(vec![], vec![("zz", Value::Nil)]);
+        let JobError::Failed(f) = a.finish(0).unwrap_err() else {
+            panic!()
+        };
+        assert!(f.message.contains("unexpected keyword argument 'zz'"));
+
+        let mut a = args(vec![Value::Int(1)], vec![("a", Value::Int(2))]);
+        let JobError::Failed(f) = a.take::<i64>(0, "a").unwrap_err() else {
+            panic!()
+        };
+        assert!(f.message.contains("multiple values"));
+    }
+
+    #[test]
+    fn wrong_type_names_the_argument() {
+        let mut a = args(vec![Value::Str("x".into())], vec![]);
+        let JobError::Failed(f) = a.take::<i64>(0, "count").unwrap_err() else {
+            panic!()
+        };
+        assert_eq!(f.class, "TypeError");
+        assert!(f.message.starts_with("f() argument 'count': invalid type"), "{}", f.message);
+    }
+}

@@ -1,0 +1,36 @@
+//! Engine of the arq job queue: the job table, the client, the worker, codecs and the
+//! backend trait.
+//!
+//! **This crate is semver-exempt.** Depend on the `arq` facade crate instead, which re-exports
+//! the stable surface of this one.
+//!
+//! Nothing in here talks to Redis directly: every storage step goes through [`Backend`], which
+//! `arq-redis` implements on the same keys and records as Python arq.
+
+pub mod backend;
+mod client;
+mod codec;
+mod ctx;
+mod error;
+mod function;
+mod time;
+mod value;
+mod wire;
+mod worker;
+pub use worker::{ShutdownHandle, WorkerStats, Worker, WorkerSettings};
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use backend::{Backend, BoxFuture};
+pub use client::{Enqueue, Job, JobDef, JobResult, JobStatus, Pool};
+pub use codec::{Codec, MsgpackCodec};
+pub use ctx::{Ctx, State, StateMissing};
+pub use error::{BoxError, Error, JobFailure, Result};
+pub use function::{Args, Function, Handler, JobError, JobOptions, Retry};
+pub use time::{ms_to_datetime, now_ms};
+pub use value::{from_value, to_value, Value, ValueError};
+pub use wire::{JobRecord, ResultRecord};
+
+/// Python arq's default queue name.
+pub const DEFAULT_QUEUE_NAME: &str = "arq:queue";

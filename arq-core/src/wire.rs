@@ -1,0 +1,206 @@
+//! The job and result records, field for field as Python arq writes them
+//! (`arq.jobs.serialize_job` / `serialize_result`).
+
+use crate::Value;
+
+/// The record stored at `arq:job:<id>`: `{t, f, a, k, et}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobRecord {
+    /// `t`: the job try set at enqueue (`_job_try`), normally `None`.
+    pub job_try: Option<i64>,
+    /// `f`: the function name.
+    pub function: String,
+    /// `a`: positional arguments.
+    pub args: Vec<Value>,
+    /// `k`: keyword arguments.
+    pub kwargs: Vec<(String, Value)>,
+    /// `et`: enqueue time, ms since the epoch.
+    pub enqueue_time_ms: i64,
+}
+
+/// The record stored at `arq:result:<id>`: the job's fields plus `{s, r, st, ft, q, id}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResultRecord {
+    /// `t`: the try that produced this result.
+    pub job_try: i64,
+    /// `f`: the function name (`"<unknown>"` when the job could not be read).
+    pub function: String,
+    /// `a`: positional arguments.
+    pub args: Vec<Value>,
+    /// `k`: keyword arguments.
+    pub kwargs: Vec<(String, Value)>,
+    /// `et`: enqueue time, ms.
+    pub enqueue_time_ms: i64,
+    /// `s`: success.
+    pub success: bool,
+    /// `r`: the return value, or the failure.
+    pub result: Value,
+    /// `st`: start time, ms.
+    pub start_ms: i64,
+    /// `ft`: finish time, ms.
+    pub finish_ms: i64,
+    /// `q`: queue name.
+    pub queue: String,
+    /// `id`: job id.
+    pub job_id: String,
+}
+
+fn key(k: &str) -> Value {
+    Value::Str(k.to_owned())
+}
+
+fn kwargs_value(kwargs: &[(String, Value)]) -> Value {
+    Value::Map(
+        kwargs
+            .iter()
+            .map(|(k, v)| (Value::Str(k.clone()), v.clone()))
+            .collect(),
+    )
+}
+
+fn field<'a>(map: &'a [(Value, Value)], name: &str) -> Result<&'a Value, String> {
+    map.iter()
+        .find(|(k, _)| k.as_str() == Some(name))
+        .map(|(_, v)| v)
+        .ok_or_else(|| format!("missing field {name:?}"))
+}
+
+fn int_field(map: &[(Value, Value)], name: &str) -> Result<i64, String> {
+    match field(map, name)? {
+        Value::Int(i) => Ok(*i),
+        Value::Float(f) if f.is_finite() => Ok(f.round() as i64),
+        other => Err(format!(
+            "field {name:?} should be an integer, found {}",
+            other.type_name()
+        )),
+    }
+}
+
+fn str_field(map: &[(Value, Value)], name: &str) -> Result<String, String> {
+    match field(map, name)? {
+        Value::Str(s) => Ok(s.clone()),
+        other => Err(format!(
+            "field {name:?} should be a string, found {}",
+            other.type_name()
+        )),
+    }
+}
+
+fn args_field(map: &[(Value, Value)]) -> Result<Vec<Value>, String> {
+    match field(map, "a")? {
+        Value::List(items) => Ok(items.clone()),
+        other => Err(format!(
+            "field \"a\" should be a list, found {}",
+            other.type_name()
+        )),
+    }
+}
+
+fn kwargs_field(map: &[(Value, Value)]) -> Result<Vec<(String, Value)>, String> {
+    match field(map, "k")? {
+        Value::Map(entries) => entries
+            .iter()
+            .map(|(k, v)| match k {
+                Value::Str(s) => Ok((s.clone(), v.clone())),
+                other => Err(format!(
+                    "keyword argument names should be strings, found {}",
+                    other.type_name()
+                )),
+            })
+            .collect(),
+        other => Err(format!(
+            "field \"k\" should be a map, found {}",
+            other.type_name()
+        )),
+    }
+}
+
+fn as_map(v: &Value) -> Result<&[(Value, Value)], String> {
+    v.as_map()
+        .ok_or_else(|| format!("record should be a map, found {}", v.type_name()))
+}
+
+impl JobRecord {
+    /// The record as a value, keys in Python's order `t, f, a, k, et`.
+    pub fn to_value(&self) -> Value {
+        Value::Map(vec![
+            (key("t"), self.job_try.map_or(Value::Nil, Value::Int)),
+            (key("f"), Value::Str(self.function.clone())),
+            (key("a"), Value::List(self.args.clone())),
+            (key("k"), kwargs_value(&self.kwargs)),
+            (key("et"), Value::Int(self.enqueue_time_ms)),
+        ])
+    }
+
+    /// Reads a record; all five fields are required, as in Python arq.
+    pub fn from_value(v: &Value) -> Result<Self, String> {
+        let map = as_map(v)?;
+        let job_try = match field(map, "t")? {
+            Value::Nil => None,
+            Value::Int(i) => Some(*i),
+            other => {
+                return Err(format!(
+                    "field \"t\" should be an integer or None, found {}",
+                    other.type_name()
+                ))
+            }
+        };
+        Ok(JobRecord {
+            job_try,
+            function: str_field(map, "f")?,
+            args: args_field(map)?,
+            kwargs: kwargs_field(map)?,
+            enqueue_time_ms: int_field(map, "et")?,
+        })
+    }
+}
+
+impl ResultRecord {
+    /// The record as a value, keys in Python's order `t,f,a,k,et,s,r,st,ft,q,id`.
+    pub fn to_value(&self) -> Value {
+        Value::Map(vec![
+            (key("t"), Value::Int(self.job_try)),
+            (key("f"), Value::Str(self.function.clone())),
+            (key("a"), Value::List(self.args.clone())),
+            (key("k"), kwargs_value(&self.kwargs)),
+            (key("et"), Value::Int(self.enqueue_time_ms)),
+            (key("s"), Value::Bool(self.success)),
+            (key("r"), self.result.clone()),
+            (key("st"), Value::Int(self.start_ms)),
+            (key("ft"), Value::Int(self.finish_ms)),
+            (key("q"), Value::Str(self.queue.clone())),
+            (key("id"), Value::Str(self.job_id.clone())),
+        ])
+    }
+
+    /// Reads a record; `q` and `id` default to `"<unknown>"` as in Python arq.
+    pub fn from_value(v: &Value) -> Result<Self, String> {
+        let map = as_map(v)?;
+        let success = match field(map, "s")? {
+            Value::Bool(b) => *b,
+            other => {
+                return Err(format!(
+                    "field \"s\" should be a bool, found {}",
+                    other.type_name()
+                ))
+            }
+        };
+        let job_try = match field(map, "t")? {
+            Value::Nil => 0,
+            _ => int_field(map, "t")?,
+        };
+        Ok(ResultRecord {
+            job_try,
+            function: str_field(map, "f")?,
+            args: args_field(map)?,
+            kwargs: kwargs_field(map)?,
+            enqueue_time_ms: int_field(map, "et")?,
+            success,
+            result: field(map, "r")?.clone(),
+            start_ms: int_field(map, "st")?,
+            finish_ms: int_field(map, "ft")?,
+            queue: str_field(map, "q").unwrap_or_else(|_| "<unknown>".into()),
+            job_id: str_field(map, "id").unwrap_or_else(|_| "<unknown>".into()),
+        })
+    }
+}

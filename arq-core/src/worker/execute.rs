@@ -1,0 +1,466 @@
+//! Running one claimed job: decode, check, call under the timeout, store the outcome.
+
+use super::{Counters, WorkerSettings};
+use crate::backend::{ClaimedJob, FinishRequest, RetryRequest};
+use crate::error::{CANCELLED_ERROR, DESERIALIZATION_ERROR, JOB_EXECUTION_FAILED, TIMEOUT_ERROR};
+use crate::function::JobError;
+use crate::time::duration_ms;
+use crate::{now_ms, Args, Ctx, Function, JobFailure, JobRecord, Pool, ResultRecord, State, Value};
+use std::collections::HashMap;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Extra lease time beyond a job's timeout (Python arq adds 10 s too).
+const LEASE_GRACE: Duration = Duration::from_secs(10);
+
+/// Everything job tasks share.
+pub(crate) struct JobRunner {
+    pub(crate) pool: Pool,
+    pub(crate) queue: String,
+    pub(crate) functions: Arc<HashMap<&'static str, Function>>,
+    pub(crate) settings: WorkerSettings,
+    pub(crate) state: Arc<State>,
+    pub(crate) counters: Arc<Counters>,
+    /// Cancelled when shutdown stops waiting for running jobs.
+    pub(crate) cancel: CancellationToken,
+}
+
+/// A claimed job, checked and ready to run.
+pub(crate) struct Runnable {
+    pub(crate) claimed: ClaimedJob,
+    pub(crate) record: JobRecord,
+    pub(crate) function: Function,
+    pub(crate) job_try: i64,
+    pub(crate) timeout: Duration,
+    pub(crate) lease_ms: i64,
+}
+
+/// What to do with a claimed job.
+pub(crate) enum Prepared {
+    /// Call the function.
+    Run(Box<Runnable>),
+    /// Fail it without running (expired, undecodable, aborted, unknown, out of tries).
+    Fail {
+        claimed: ClaimedJob,
+        record: Option<JobRecord>,
+        function: Option<Function>,
+        failure: JobFailure,
+        set_try: Option<i64>,
+    },
+}
+
+enum Outcome {
+    Success(Value),
+    Failure(JobFailure),
+    Retry(Option<Duration>),
+    Cancelled,
+}
+
+impl JobRunner {
+    fn timeout_of(&self, f: &Function) -> Duration {
+        f.options
+            .timeout
+            .filter(|t| !t.is_zero())
+            .unwrap_or(self.settings.job_timeout)
+    }
+
+    /// The lease a claim writes before the job is decoded: long enough for the slowest
+    /// function (Python arq's in-progress TTL). It is shrunk to the job's own timeout as soon
+    /// as the job is decoded.
+    pub(crate) fn claim_lease_ms(&self) -> i64 {
+        let longest = self
+            .functions
+            .values()
+            .map(|f| self.timeout_of(f))
+            .max()
+            .unwrap_or(self.settings.job_timeout)
+            .max(self.settings.job_timeout);
+        duration_ms(longest + LEASE_GRACE)
+    }
+
+    fn keep_result_ms(&self, f: Option<&Function>) -> Option<Option<i64>> {
+        // Outer None: store no result. Inner None: keep forever.
+        let forever = f
+            .and_then(|f| f.options.keep_result_forever)
+            .unwrap_or(self.settings.keep_result_forever);
+        if forever {
+            return Some(None);
+        }
+        let keep = f
+            .and_then(|f| f.options.keep_result)
+            .unwrap_or(self.settings.keep_result);
+        if keep.is_zero() {
+            None
+        } else {
+            Some(Some(duration_ms(keep)))
+        }
+    }
+
+    /// Decodes and checks a claimed job (Python arq's `run_job` prologue, in its order).
+    pub(crate) fn prepare(&self, claimed: ClaimedJob) -> Prepared {
+        let fail = |claimed, record, function, class: &str, message: String| Prepared::Fail {
+            claimed,
+            record,
+            function,
+            failure: JobFailure::new(class, message),
+            set_try: None,
+        };
+        let Some(payload) = &claimed.payload else {
+            return fail(claimed, None, None, JOB_EXECUTION_FAILED, "job expired".into());
+        };
+        let record = match self
+            .pool
+            .codec()
+            .decode(payload)
+            .map_err(|e| e.to_string())
+            .and_then(|v| JobRecord::from_value(&v))
+        {
+            Ok(r) => r,
+            Err(e) => {
+                return fail(
+                    claimed,
+                    None,
+                    None,
+                    DESERIALIZATION_ERROR,
+                    format!(
+                        "unable to deserialize job ({} codec): {e}",
+                        self.pool.codec().name()
+                    ),
+                )
+            }
+        };
+        let function = self.functions.get(record.function.as_str()).copied();
+        if claimed.aborted {
+            return fail(
+                claimed,
+                Some(record),
+                function,
+                CANCELLED_ERROR,
+                "job aborted before start".into(),
+            );
+        }
+        let Some(function) = function else {
+            let msg = format!("function '{}' not found", record.function);
+            return fail(claimed, Some(record), None, JOB_EXECUTION_FAILED, msg);
+        };
+        let mut job_try = claimed.job_try;
+        let mut set_try = None;
+        if let Some(t) = record.job_try {
+            if t > job_try {
+                job_try = t;
+                set_try = Some(t);
+            }
+        }
+        let max_tries = function.options.max_tries.unwrap_or(self.settings.max_tries);
+        if job_try > i64::from(max_tries) {
+            return Prepared::Fail {
+                claimed,
+                record: Some(record),
+                function: Some(function),
+                failure: JobFailure::new(
+                    JOB_EXECUTION_FAILED,
+                    format!("max {max_tries} retries exceeded"),
+                ),
+                set_try,
+            };
+        }
+        let timeout = self.timeout_of(&function);
+        if let Some(t) = set_try {
+            let pool = self.pool.clone();
+            let id = claimed.job_id.clone();
+            tokio::spawn(async move {
+                if let Err(e) = pool.backend().set_job_try(&id, t).await {
+                    tracing::warn!(job_id = %id, "could not store the job try: {e}");
+                }
+            });
+        }
+        Prepared::Run(Box::new(Runnable {
+            claimed,
+            record,
+            function,
+            job_try,
+            timeout,
+            lease_ms: duration_ms(timeout + LEASE_GRACE),
+        }))
+    }
+
+    /// Runs a prepared job to its end and stores the outcome.
+    pub(crate) async fn execute(&self, prepared: Prepared) {
+        match prepared {
+            Prepared::Fail {
+                claimed,
+                record,
+                function,
+                failure,
+                set_try,
+            } => {
+                tracing::warn!(
+                    job_id = %claimed.job_id,
+                    "job failed before it ran: {failure}"
+                );
+                let job_try = set_try.unwrap_or(claimed.job_try);
+                let start = now_ms();
+                self.counters.failed.fetch_add(1, Ordering::Relaxed);
+                let result = self.result_record(
+                    &claimed,
+                    record,
+                    job_try,
+                    false,
+                    self.pool.codec().failure_value(&failure),
+                    start,
+                );
+                self.finish(&claimed, result, function.as_ref()).await;
+            }
+            Prepared::Run(run) => self.run(*run).await,
+        }
+    }
+
+    async fn run(&self, run: Runnable) {
+        let Runnable {
+            claimed,
+            record,
+            function,
+            job_try,
+            timeout,
+            ..
+        } = run;
+        let ctx = Ctx::new(
+            claimed.job_id.clone(),
+            u32::try_from(job_try).unwrap_or(u32::MAX),
+            record.enqueue_time_ms,
+            claimed.score,
+            self.queue.clone(),
+            record.function.clone(),
+            self.pool.clone(),
+            self.state.clone(),
+        );
+        if let Some(h) = &self.settings.on_job_start {
+            h(ctx.clone()).await;
+        }
+        let args = Args::new(
+            record.function.clone(),
+            record.args.clone(),
+            record.kwargs.clone(),
+        );
+        let start = now_ms();
+        let delay_ms = start - claimed.score;
+        tracing::info!(
+            job_id = %claimed.job_id, function = %record.function, job_try,
+            "{:>6.2}s → {}:{}()", delay_ms as f64 / 1000.0, claimed.job_id, record.function
+        );
+        let call = CatchUnwind((function.handler)(ctx.clone(), args));
+        let outcome = tokio::select! {
+            r = tokio::time::timeout(timeout, call) => match r {
+                Ok(Ok(Ok(v))) => Outcome::Success(v),
+                Ok(Ok(Err(JobError::Retry(r)))) => {
+                    if self.settings.retry_jobs {
+                        Outcome::Retry(r.defer)
+                    } else {
+                        Outcome::Failure(JobFailure::new("Retry", r.to_string()))
+                    }
+                }
+                Ok(Ok(Err(JobError::Failed(f)))) => Outcome::Failure(f),
+                Ok(Err(panic)) => Outcome::Failure(JobFailure::new("Panic", panic)),
+                Err(_) => Outcome::Failure(JobFailure::new(
+                    TIMEOUT_ERROR,
+                    format!("job exceeded its timeout of {timeout:?}"),
+                )),
+            },
+            _ = self.cancel.cancelled() => Outcome::Cancelled,
+        };
+        if let Some(h) = &self.settings.on_job_end {
+            h(ctx.clone()).await;
+        }
+        let elapsed = (now_ms() - start) as f64 / 1000.0;
+        match outcome {
+            Outcome::Retry(defer) => {
+                self.counters.retried.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(
+                    job_id = %claimed.job_id,
+                    "{elapsed:>6.2}s ↻ {}:{} retrying{}", claimed.job_id, record.function,
+                    defer.map(|d| format!(" in {d:?}")).unwrap_or_default()
+                );
+                let req = RetryRequest {
+                    queue: self.queue.clone(),
+                    job_id: claimed.job_id.clone(),
+                    token: claimed.token.clone(),
+                    defer_ms: defer.map(duration_ms).unwrap_or(0),
+                };
+                self.with_retries("retry", &claimed.job_id, || async {
+                    self.pool.backend().retry(&req).await
+                })
+                .await;
+            }
+            Outcome::Cancelled => {
+                tracing::info!(
+                    job_id = %claimed.job_id,
+                    "{elapsed:>6.2}s ⊘ {}:{} cancelled by shutdown, will run again",
+                    claimed.job_id, record.function
+                );
+                let (id, token) = (&claimed.job_id, &claimed.token);
+                self.with_retries("release", id, || async {
+                    self.pool.backend().release(id, token).await
+                })
+                .await;
+            }
+            Outcome::Success(value) => {
+                self.counters.complete.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(
+                    job_id = %claimed.job_id,
+                    "{elapsed:>6.2}s ← {}:{} ● {}", claimed.job_id, record.function,
+                    short(&value)
+                );
+                let r = self.result_record(&claimed, Some(record), job_try, true, value, start);
+                self.finish(&claimed, r, Some(&function)).await;
+            }
+            Outcome::Failure(failure) => {
+                self.counters.failed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    job_id = %claimed.job_id,
+                    "{elapsed:>6.2}s ! {}:{} failed, {failure}", claimed.job_id, record.function
+                );
+                let value = self.pool.codec().failure_value(&failure);
+                let r = self.result_record(&claimed, Some(record), job_try, false, value, start);
+                self.finish(&claimed, r, Some(&function)).await;
+            }
+        }
+        if let Some(h) = &self.settings.after_job_end {
+            h(ctx).await;
+        }
+    }
+
+    fn result_record(
+        &self,
+        claimed: &ClaimedJob,
+        record: Option<JobRecord>,
+        job_try: i64,
+        success: bool,
+        result: Value,
+        start_ms: i64,
+    ) -> ResultRecord {
+        let (function, args, kwargs, et) = match record {
+            Some(r) => (r.function, r.args, r.kwargs, r.enqueue_time_ms),
+            None => ("<unknown>".to_owned(), Vec::new(), Vec::new(), 0),
+        };
+        ResultRecord {
+            job_try,
+            function,
+            args,
+            kwargs,
+            enqueue_time_ms: et,
+            success,
+            result,
+            start_ms,
+            finish_ms: now_ms(),
+            queue: self.queue.clone(),
+            job_id: claimed.job_id.clone(),
+        }
+    }
+
+    /// Stores a result (unless results are not kept) and removes the job.
+    async fn finish(&self, claimed: &ClaimedJob, mut record: ResultRecord, f: Option<&Function>) {
+        let keep = self.keep_result_ms(f);
+        let payload = match keep {
+            None => None,
+            Some(_) => match self.pool.codec().encode(&record.to_value()) {
+                Ok(b) => Some(b),
+                Err(e) => {
+                    // As Python arq does: store a failure saying the result could not be
+                    // serialized rather than losing the outcome.
+                    tracing::warn!(job_id = %claimed.job_id, "result could not be encoded: {e}");
+                    record.success = false;
+                    record.result = self.pool.codec().failure_value(&JobFailure::new(
+                        "SerializationError",
+                        format!("unable to serialize result: {e}"),
+                    ));
+                    self.pool.codec().encode(&record.to_value()).ok()
+                }
+            },
+        };
+        let req = FinishRequest {
+            queue: self.queue.clone(),
+            job_id: claimed.job_id.clone(),
+            token: claimed.token.clone(),
+            result: payload,
+            keep_result_ms: keep.flatten(),
+            keep_in_progress_ms: None,
+        };
+        self.with_retries("finish", &claimed.job_id, || async {
+            self.pool.backend().finish(&req).await
+        })
+        .await;
+    }
+
+    /// Runs an idempotent, fenced backend step, retrying transient errors a few times.
+    async fn with_retries<F, Fut>(&self, step: &str, job_id: &str, f: F)
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = crate::Result<bool>>,
+    {
+        let mut delay = Duration::from_millis(50);
+        for attempt in 1..=5 {
+            match f().await {
+                Ok(true) => return,
+                Ok(false) => {
+                    tracing::warn!(
+                        job_id,
+                        "{step} refused: this worker no longer holds the job (its lease \
+                         expired or another worker took it over); nothing was written"
+                    );
+                    return;
+                }
+                Err(e) if attempt < 5 => {
+                    tracing::warn!(job_id, "{step} failed (attempt {attempt}), retrying: {e}");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+                Err(e) => {
+                    tracing::error!(
+                        job_id,
+                        "{step} failed, giving up; the job will run again when its lease \
+                         expires: {e}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn short(v: &Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 80 {
+        let cut: String = s.chars().take(77).collect();
+        format!("{cut}...")
+    } else {
+        s
+    }
+}
+
+/// Turns a panic inside a job future into an error text instead of a dead task.
+struct CatchUnwind<F>(F);
+
+impl<F: Future + Unpin> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, String>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = &mut self.0;
+        match std::panic::catch_unwind(AssertUnwindSafe(|| Pin::new(&mut *inner).poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Err(payload) => {
+                let msg = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "job panicked".to_owned());
+                Poll::Ready(Err(msg))
+            }
+        }
+    }
+}

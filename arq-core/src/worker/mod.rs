@@ -1,0 +1,365 @@
+//! The worker: polls a queue, claims due jobs in batches, runs them under their timeouts and
+//! stores their outcomes.
+//!
+//! One poll loop claims up to the free slots of a `max_jobs` semaphore in one backend step;
+//! each claimed job runs as its own task. Outcomes are written by the job's task, fenced by the
+//! token the claim wrote, so a worker that lost a job can never overwrite its successor.
+
+mod execute;
+mod settings;
+
+pub use settings::WorkerSettings;
+
+use crate::backend::{ClaimRequest, Lease};
+use crate::{Error, Function, Pool, Result, State};
+use execute::{JobRunner, Prepared};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Counters of one worker's lifetime (what the health record reports).
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) complete: AtomicU64,
+    pub(crate) failed: AtomicU64,
+    pub(crate) retried: AtomicU64,
+    pub(crate) started: AtomicU64,
+}
+
+/// What a worker did, returned when it stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WorkerStats {
+    /// Jobs that succeeded.
+    pub complete: u64,
+    /// Jobs that failed for good (including failures before they ran).
+    pub failed: u64,
+    /// Runs that asked to be retried.
+    pub retried: u64,
+    /// Jobs claimed and started.
+    pub started: u64,
+}
+
+/// A cloneable handle that stops a running worker, as SIGTERM would.
+#[derive(Debug, Clone)]
+pub struct ShutdownHandle(CancellationToken);
+
+impl ShutdownHandle {
+    /// Asks the worker to stop: it claims nothing more, waits `job_completion_wait` for
+    /// running jobs, then cancels them (they go back to the queue).
+    pub fn shutdown(&self) {
+        self.0.cancel();
+    }
+}
+
+/// A job worker (Python arq's `Worker`).
+///
+/// ```no_run
+/// # async fn demo(pool: arq_core::Pool) -> arq_core::Result<()> {
+/// let worker = arq_core::Worker::new(pool, arq_core::WorkerSettings::new().burst(true))?;
+/// let stats = worker.run().await?;
+/// println!("{} jobs complete", stats.complete);
+/// # Ok(()) }
+/// ```
+pub struct Worker {
+    pool: Pool,
+    settings: WorkerSettings,
+    functions: Arc<HashMap<&'static str, Function>>,
+    queue: String,
+    stop: CancellationToken,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("queue", &self.queue)
+            .field("functions", &self.functions.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Worker {
+    /// A worker on `pool` with `settings`. Fails when two functions share a name.
+    pub fn new(pool: Pool, settings: WorkerSettings) -> Result<Self> {
+        let list: Vec<Function> = match &settings.functions {
+            Some(fs) => fs.clone(),
+            None => Function::registered().copied().collect(),
+        };
+        let mut functions = HashMap::new();
+        for f in list {
+            if functions.insert(f.name, f).is_some() {
+                return Err(Error::Config(format!(
+                    "two job functions are registered under the name {:?}; give one of them \
+                     another name with #[arq::job(name = \"...\")]",
+                    f.name
+                )));
+            }
+        }
+        let queue = settings
+            .queue_name
+            .clone()
+            .unwrap_or_else(|| pool.default_queue_name().to_owned());
+        Ok(Worker {
+            pool,
+            settings,
+            functions: Arc::new(functions),
+            queue,
+            stop: CancellationToken::new(),
+        })
+    }
+
+    /// The queue this worker serves.
+    pub fn queue_name(&self) -> &str {
+        &self.queue
+    }
+
+    /// Names of the functions this worker runs, sorted.
+    pub fn function_names(&self) -> Vec<&'static str> {
+        let mut names: Vec<_> = self.functions.keys().copied().collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// A handle that stops the worker from another task.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle(self.stop.clone())
+    }
+
+    /// Runs until shut down (signal or [`ShutdownHandle`]), or in burst mode until the queue
+    /// is empty. Backend errors while polling are logged and retried; they never stop it.
+    pub async fn run(self) -> Result<WorkerStats> {
+        let Worker {
+            pool,
+            settings,
+            functions,
+            queue,
+            stop,
+        } = self;
+        if settings.handle_signals {
+            spawn_signal_listener(stop.clone());
+        }
+        match pool.backend().describe().await {
+            Ok(d) => tracing::info!(queue = %queue, "worker starting: {d}"),
+            Err(e) => tracing::warn!(queue = %queue, "worker starting; server info unavailable: {e}"),
+        }
+        let mut state = State::with_pool(pool.clone());
+        if let Some(h) = &settings.on_startup {
+            state = h(state)
+                .await
+                .map_err(|e| Error::Config(format!("on_startup failed: {e}")))?;
+        }
+        let state = Arc::new(state);
+        let counters = Arc::new(Counters::default());
+        let hard_cancel = CancellationToken::new();
+        let runner = Arc::new(JobRunner {
+            pool: pool.clone(),
+            queue: queue.clone(),
+            functions: functions.clone(),
+            settings: settings.clone(),
+            state: state.clone(),
+            counters: counters.clone(),
+            cancel: hard_cancel.clone(),
+        });
+        let health_key = settings
+            .health_check_key
+            .clone()
+            .unwrap_or_else(|| pool.backend().health_check_key(&queue));
+        let semaphore = Arc::new(Semaphore::new(settings.max_jobs));
+        let slot_freed = Arc::new(Notify::new());
+        let tracker = TaskTracker::new();
+        let token_prefix = uuid::Uuid::new_v4().simple().to_string()[..16].to_owned();
+        let claim_lease_ms = runner.claim_lease_ms();
+        let mut next_health = Instant::now();
+        let mut error_backoff = Duration::ZERO;
+        tracing::info!(
+            queue = %queue,
+            functions = ?{ let mut v: Vec<_> = functions.keys().collect(); v.sort(); v },
+            "worker ready"
+        );
+
+        loop {
+            if stop.is_cancelled() {
+                break;
+            }
+            let iteration = Instant::now();
+            let started = counters.started.load(Ordering::Relaxed) as usize;
+            let burst_left = settings
+                .max_burst_jobs
+                .filter(|_| settings.burst)
+                .map(|m| m.saturating_sub(started));
+            let free = semaphore.available_permits().min(burst_left.unwrap_or(usize::MAX));
+            // With every slot busy, or the last claim filling every free slot, more work is
+            // likely waiting: poll again as soon as a slot frees instead of after poll_delay.
+            let mut backlog = free == 0;
+            if free > 0 {
+                let req = ClaimRequest {
+                    queue: queue.clone(),
+                    limit: free,
+                    scan_limit: settings.read_limit(),
+                    token_prefix: token_prefix.clone(),
+                    lease_ms: claim_lease_ms,
+                    check_abort: settings.allow_abort_jobs,
+                };
+                match pool.backend().claim(&req).await {
+                    Ok(claimed) => {
+                        error_backoff = Duration::ZERO;
+                        backlog = claimed.len() == free;
+                        let mut leases = Vec::new();
+                        let mut batch = Vec::with_capacity(claimed.len());
+                        for job in claimed {
+                            counters.started.fetch_add(1, Ordering::Relaxed);
+                            let prepared = runner.prepare(job);
+                            if let Prepared::Run(run) = &prepared {
+                                if run.lease_ms != claim_lease_ms {
+                                    leases.push(Lease {
+                                        job_id: run.claimed.job_id.clone(),
+                                        token: run.claimed.token.clone(),
+                                        ms: run.lease_ms,
+                                    });
+                                }
+                            }
+                            batch.push(prepared);
+                        }
+                        if !leases.is_empty() {
+                            let pool = pool.clone();
+                            tracker.spawn(async move {
+                                if let Err(e) = pool.backend().set_leases(&leases).await {
+                                    tracing::warn!("could not size job leases: {e}");
+                                }
+                            });
+                        }
+                        for prepared in batch {
+                            let permit = semaphore
+                                .clone()
+                                .try_acquire_owned()
+                                .expect("claimed no more jobs than free slots");
+                            let runner = runner.clone();
+                            let slot_freed = slot_freed.clone();
+                            tracker.spawn(async move {
+                                runner.execute(prepared).await;
+                                drop(permit);
+                                slot_freed.notify_one();
+                            });
+                        }
+                    }
+                    Err(e) => {
+                        error_backoff = (error_backoff * 2)
+                            .max(settings.poll_delay)
+                            .min(Duration::from_secs(5));
+                        tracing::error!(queue = %queue, "claiming jobs failed, retrying in {error_backoff:?}: {e}");
+                    }
+                }
+            }
+
+            if Instant::now() >= next_health {
+                let text = health_text(&counters, settings.max_jobs - semaphore.available_permits());
+                let ttl = (settings.health_check_interval + Duration::from_secs(1)).as_millis() as i64;
+                match pool.backend().write_health(&health_key, &queue, &text, ttl).await {
+                    Ok(_) => next_health = Instant::now() + settings.health_check_interval,
+                    Err(e) => tracing::warn!("writing the health check failed: {e}"),
+                }
+            }
+
+            if settings.burst {
+                let limit_hit = settings.max_burst_jobs.is_some_and(|m| {
+                    counters.started.load(Ordering::Relaxed) as usize >= m
+                });
+                let empty = if limit_hit {
+                    true
+                } else {
+                    match pool.backend().queue_size(&queue).await {
+                        Ok(n) => n == 0,
+                        Err(e) => {
+                            tracing::warn!("reading the queue size failed: {e}");
+                            false
+                        }
+                    }
+                };
+                if empty {
+                    tracing::info!(queue = %queue, "burst: queue empty, waiting for running jobs");
+                    break;
+                }
+            }
+
+            let wait = if error_backoff > Duration::ZERO {
+                error_backoff
+            } else {
+                settings.poll_delay.saturating_sub(iteration.elapsed())
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.cancelled() => {}
+                _ = slot_freed.notified(), if backlog => {}
+            }
+        }
+
+        // Shut down: claim nothing more, give running jobs their grace, then cancel them.
+        tracker.close();
+        if !settings.burst && !settings.job_completion_wait.is_zero() {
+            let _ = tokio::time::timeout(settings.job_completion_wait, tracker.wait()).await;
+        }
+        if !settings.burst || stop.is_cancelled() {
+            hard_cancel.cancel();
+        }
+        tracker.wait().await;
+        if let Err(e) = pool.backend().delete_health(&health_key).await {
+            tracing::warn!("deleting the health check failed: {e}");
+        }
+        drop(runner);
+        if let Some(h) = &settings.on_shutdown {
+            let state = Arc::try_unwrap(state).unwrap_or_else(|shared| (*shared).clone());
+            h(state).await;
+        }
+        let stats = WorkerStats {
+            complete: counters.complete.load(Ordering::Relaxed),
+            failed: counters.failed.load(Ordering::Relaxed),
+            retried: counters.retried.load(Ordering::Relaxed),
+            started: counters.started.load(Ordering::Relaxed),
+        };
+        tracing::info!(queue = %queue, ?stats, "worker stopped");
+        Ok(stats)
+    }
+}
+
+/// Python arq's health record, without the trailing `queued=N` the backend adds.
+fn health_text(c: &Counters, ongoing: usize) -> String {
+    format!(
+        "{} j_complete={} j_failed={} j_retried={} j_ongoing={}",
+        chrono::Local::now().format("%b-%d %H:%M:%S"),
+        c.complete.load(Ordering::Relaxed),
+        c.failed.load(Ordering::Relaxed),
+        c.retried.load(Ordering::Relaxed),
+        ongoing
+    )
+}
+
+fn spawn_signal_listener(stop: CancellationToken) {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let (Ok(mut term), Ok(mut int)) =
+                (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+            else {
+                tracing::warn!("could not install signal handlers");
+                return;
+            };
+            tokio::select! {
+                _ = term.recv() => tracing::info!("SIGTERM received, shutting down"),
+                _ = int.recv() => tracing::info!("SIGINT received, shutting down"),
+                _ = stop.cancelled() => return,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => tracing::info!("Ctrl-C received, shutting down"),
+                _ = stop.cancelled() => return,
+            }
+        }
+        stop.cancel();
+    });
+}

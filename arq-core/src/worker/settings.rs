@@ -1,0 +1,301 @@
+//! Worker settings: Python arq's `WorkerSettings`, with the same names and defaults.
+
+use crate::{BoxError, BoxFuture, Ctx, Function, State};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub(crate) type StartupHook =
+    Arc<dyn Fn(State) -> BoxFuture<'static, Result<State, BoxError>> + Send + Sync>;
+pub(crate) type ShutdownHook = Arc<dyn Fn(State) -> BoxFuture<'static, ()> + Send + Sync>;
+pub(crate) type JobHook = Arc<dyn Fn(Ctx) -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// How a worker runs: which functions, which queue, how many at once, and its hooks.
+///
+/// Every knob has Python arq's name and default. Build it with [`WorkerSettings::new`] and the
+/// chained setters:
+///
+/// ```
+/// use std::time::Duration;
+/// let settings = arq_core::WorkerSettings::new()
+///     .queue_name("emails")
+///     .max_jobs(50)
+///     .job_timeout(Duration::from_secs(60))
+///     .burst(true);
+/// assert_eq!(settings.get_max_jobs(), 50);
+/// ```
+#[derive(Clone)]
+pub struct WorkerSettings {
+    pub(crate) functions: Option<Vec<Function>>,
+    pub(crate) queue_name: Option<String>,
+    pub(crate) max_jobs: usize,
+    pub(crate) job_timeout: Duration,
+    pub(crate) keep_result: Duration,
+    pub(crate) keep_result_forever: bool,
+    pub(crate) max_tries: u32,
+    pub(crate) retry_jobs: bool,
+    pub(crate) allow_abort_jobs: bool,
+    pub(crate) poll_delay: Duration,
+    pub(crate) queue_read_limit: Option<usize>,
+    pub(crate) burst: bool,
+    pub(crate) max_burst_jobs: Option<usize>,
+    pub(crate) job_completion_wait: Duration,
+    pub(crate) health_check_interval: Duration,
+    pub(crate) health_check_key: Option<String>,
+    pub(crate) handle_signals: bool,
+    pub(crate) on_startup: Option<StartupHook>,
+    pub(crate) on_shutdown: Option<ShutdownHook>,
+    pub(crate) on_job_start: Option<JobHook>,
+    pub(crate) on_job_end: Option<JobHook>,
+    pub(crate) after_job_end: Option<JobHook>,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for WorkerSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerSettings")
+            .field(
+                "functions",
+                &self
+                    .functions
+                    .as_ref()
+                    .map(|fs| fs.iter().map(|f| f.name).collect::<Vec<_>>()),
+            )
+            .field("queue_name", &self.queue_name)
+            .field("max_jobs", &self.max_jobs)
+            .field("job_timeout", &self.job_timeout)
+            .field("keep_result", &self.keep_result)
+            .field("keep_result_forever", &self.keep_result_forever)
+            .field("max_tries", &self.max_tries)
+            .field("retry_jobs", &self.retry_jobs)
+            .field("poll_delay", &self.poll_delay)
+            .field("burst", &self.burst)
+            .finish_non_exhaustive()
+    }
+}
+
+fn hook<F, Fut>(f: F) -> JobHook
+where
+    F: Fn(Ctx) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    Arc::new(move |ctx| Box::pin(f(ctx)))
+}
+
+impl WorkerSettings {
+    /// Python arq's defaults; functions: every `#[arq::job]` linked into the binary.
+    pub fn new() -> Self {
+        WorkerSettings {
+            functions: None,
+            queue_name: None,
+            max_jobs: 10,
+            job_timeout: Duration::from_secs(300),
+            keep_result: Duration::from_secs(3600),
+            keep_result_forever: false,
+            max_tries: 5,
+            retry_jobs: true,
+            allow_abort_jobs: true,
+            poll_delay: Duration::from_millis(500),
+            queue_read_limit: None,
+            burst: false,
+            max_burst_jobs: None,
+            job_completion_wait: Duration::ZERO,
+            health_check_interval: Duration::from_secs(3600),
+            health_check_key: None,
+            handle_signals: true,
+            on_startup: None,
+            on_shutdown: None,
+            on_job_start: None,
+            on_job_end: None,
+            after_job_end: None,
+        }
+    }
+
+    /// Runs only these functions instead of the whole compile-time table
+    /// (`[send_email::FUNCTION, ...]`).
+    pub fn functions(mut self, functions: impl IntoIterator<Item = Function>) -> Self {
+        self.functions = Some(functions.into_iter().collect());
+        self
+    }
+
+    /// Adds one function to an explicit list (starting from an empty list).
+    pub fn function(mut self, function: Function) -> Self {
+        self.functions.get_or_insert_with(Vec::new).push(function);
+        self
+    }
+
+    /// The queue to serve (default: the pool's default queue, `arq:queue`).
+    pub fn queue_name(mut self, queue: impl Into<String>) -> Self {
+        self.queue_name = Some(queue.into());
+        self
+    }
+
+    /// How many jobs run at once (default 10).
+    pub fn max_jobs(mut self, n: usize) -> Self {
+        self.max_jobs = n.max(1);
+        self
+    }
+
+    /// The configured `max_jobs`.
+    pub fn get_max_jobs(&self) -> usize {
+        self.max_jobs
+    }
+
+    /// Timeout of one run for functions that set none (default 300 s).
+    pub fn job_timeout(mut self, t: Duration) -> Self {
+        self.job_timeout = t;
+        self
+    }
+
+    /// How long results are kept (default 3600 s; zero keeps none).
+    pub fn keep_result(mut self, d: Duration) -> Self {
+        self.keep_result = d;
+        self
+    }
+
+    /// Keep results without expiry (default false).
+    pub fn keep_result_forever(mut self, yes: bool) -> Self {
+        self.keep_result_forever = yes;
+        self
+    }
+
+    /// How many runs a job gets at most (default 5).
+    pub fn max_tries(mut self, n: u32) -> Self {
+        self.max_tries = n;
+        self
+    }
+
+    /// Whether `Retry` reschedules (default true); when false it is a plain failure.
+    pub fn retry_jobs(mut self, yes: bool) -> Self {
+        self.retry_jobs = yes;
+        self
+    }
+
+    /// Whether abort requests are honoured (default true).
+    pub fn allow_abort_jobs(mut self, yes: bool) -> Self {
+        self.allow_abort_jobs = yes;
+        self
+    }
+
+    /// The gap between polls of the queue (default 0.5 s).
+    pub fn poll_delay(mut self, d: Duration) -> Self {
+        self.poll_delay = d;
+        self
+    }
+
+    /// How many due entries one poll looks at (default `max(max_jobs * 5, 100)`).
+    pub fn queue_read_limit(mut self, n: usize) -> Self {
+        self.queue_read_limit = Some(n.max(1));
+        self
+    }
+
+    /// Exit once the queue is empty (default false).
+    pub fn burst(mut self, yes: bool) -> Self {
+        self.burst = yes;
+        self
+    }
+
+    /// In burst mode, exit after starting this many jobs.
+    pub fn max_burst_jobs(mut self, n: usize) -> Self {
+        self.max_burst_jobs = Some(n);
+        self
+    }
+
+    /// On shutdown, wait up to this long for running jobs before cancelling them (default 0).
+    pub fn job_completion_wait(mut self, d: Duration) -> Self {
+        self.job_completion_wait = d;
+        self
+    }
+
+    /// How often the health-check record is written (default 3600 s).
+    pub fn health_check_interval(mut self, d: Duration) -> Self {
+        self.health_check_interval = d;
+        self
+    }
+
+    /// The health-check key (default `<queue>:health-check`).
+    pub fn health_check_key(mut self, key: impl Into<String>) -> Self {
+        self.health_check_key = Some(key.into());
+        self
+    }
+
+    /// Whether `run` stops on SIGINT/SIGTERM (default true).
+    pub fn handle_signals(mut self, yes: bool) -> Self {
+        self.handle_signals = yes;
+        self
+    }
+
+    /// Builds the shared state before the first job: receives the state (with the pool) and
+    /// returns it with your values inserted.
+    ///
+    /// ```
+    /// # struct Db;
+    /// # impl Db { async fn connect() -> Result<Db, std::io::Error> { Ok(Db) } }
+    /// let settings = arq_core::WorkerSettings::new().on_startup(|mut state| async move {
+    ///     state.insert(Db::connect().await?);
+    ///     Ok(state)
+    /// });
+    /// ```
+    pub fn on_startup<F, Fut, E>(mut self, f: F) -> Self
+    where
+        F: Fn(State) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<State, E>> + Send + 'static,
+        E: Into<BoxError>,
+    {
+        self.on_startup = Some(Arc::new(move |s| {
+            let fut = f(s);
+            Box::pin(async move { fut.await.map_err(Into::into) })
+        }));
+        self
+    }
+
+    /// Tears the shared state down after the last job (use [`State::remove`] to take values).
+    pub fn on_shutdown<F, Fut>(mut self, f: F) -> Self
+    where
+        F: Fn(State) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.on_shutdown = Some(Arc::new(move |s| Box::pin(f(s))));
+        self
+    }
+
+    /// Runs before each job function (not for jobs that fail before they start).
+    pub fn on_job_start<F, Fut>(mut self, f: F) -> Self
+    where
+        F: Fn(Ctx) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.on_job_start = Some(hook(f));
+        self
+    }
+
+    /// Runs after each job function, before its outcome is stored.
+    pub fn on_job_end<F, Fut>(mut self, f: F) -> Self
+    where
+        F: Fn(Ctx) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.on_job_end = Some(hook(f));
+        self
+    }
+
+    /// Runs after each job's outcome is stored.
+    pub fn after_job_end<F, Fut>(mut self, f: F) -> Self
+    where
+        F: Fn(Ctx) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.after_job_end = Some(hook(f));
+        self
+    }
+
+    pub(crate) fn read_limit(&self) -> usize {
+        self.queue_read_limit
+            .unwrap_or_else(|| (self.max_jobs * 5).max(100))
+    }
+}

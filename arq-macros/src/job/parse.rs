@@ -1,0 +1,503 @@
+//! Parses the options of `#[arq::job(...)]` into [`JobArgs`]: one field per option, each
+//! value checked on its own (literal kind, range, duration syntax) and kept with its span.
+//! Rules that involve several options are checked later, in `model.rs`.
+
+use crate::attr::{as_lit, describe, suggest, RawOption, RawOptions, Spanned};
+use crate::ctxt::Ctxt;
+use crate::duration::{parse_duration, seconds_to_ms, DurationError, DURATION_HELP};
+use proc_macro2::TokenStream;
+use quote::ToTokens;
+use syn::{Expr, Lit, UnOp};
+
+/// Every option `#[arq::job]` takes, in the order the docs list them.
+pub(crate) const OPTIONS: &[&str] = &[
+    "name",
+    "max_tries",
+    "timeout",
+    "keep_result",
+    "keep_result_forever",
+    "queue",
+    "crate",
+];
+
+/// What other job queues (and Python arq's keyword arguments) call our options.
+const ALIASES: &[(&str, &str)] = &[
+    ("retries", "max_tries"),
+    ("max_retries", "max_tries"),
+    ("tries", "max_tries"),
+    ("job_timeout", "timeout"),
+    ("timeout_s", "timeout"),
+    ("keep_result_s", "keep_result"),
+    ("queue_name", "queue"),
+    ("function_name", "name"),
+    ("crate_path", "crate"),
+];
+
+/// The options as written, each validated on its own. `None` = not given (or invalid, in which
+/// case an error was reported).
+#[derive(Default)]
+pub(crate) struct JobArgs {
+    pub(crate) name: Option<Spanned<String>>,
+    pub(crate) max_tries: Option<Spanned<u32>>,
+    /// Milliseconds.
+    pub(crate) timeout: Option<Spanned<u64>>,
+    /// Milliseconds; zero keeps no result.
+    pub(crate) keep_result: Option<Spanned<u64>>,
+    pub(crate) keep_result_forever: Option<Spanned<bool>>,
+    pub(crate) queue: Option<Spanned<String>>,
+    pub(crate) krate: Option<syn::Path>,
+}
+
+/// Parses the attribute's tokens. Syntax errors and invalid values go to `cx`; the options that
+/// are valid are returned either way, so expansion can go on with them.
+pub(crate) fn parse_args(tokens: TokenStream, cx: &Ctxt) -> JobArgs {
+    let mut args = JobArgs::default();
+    let raw = match syn::parse2::<RawOptions>(tokens) {
+        Ok(RawOptions(raw)) => raw,
+        Err(err) => {
+            cx.push(syn::Error::new(
+                err.span(),
+                format!(
+                    "{err}; #[arq::job] options are written `key = value`, separated by commas"
+                ),
+            ));
+            return args;
+        }
+    };
+    let mut seen: Vec<String> = Vec::new();
+    for opt in raw {
+        let key = opt.key.to_string();
+        if !OPTIONS.contains(&key.as_str()) {
+            unknown_option(&opt, cx);
+            continue;
+        }
+        if seen.contains(&key) {
+            cx.error(opt.key.span(), format!("`{key}` specified more than once"));
+            continue;
+        }
+        seen.push(key.clone());
+        let Some(value) = &opt.value else {
+            cx.error(
+                opt.key.span(),
+                format!("expected a value: write `{key} = {}`", example(&key)),
+            );
+            continue;
+        };
+        let span = value_span(value);
+        match key.as_str() {
+            "name" => args.name = non_empty_string(&key, value, cx).map(|v| Spanned::new(v, span)),
+            "queue" => {
+                args.queue = non_empty_string(&key, value, cx).map(|v| Spanned::new(v, span))
+            }
+            "max_tries" => args.max_tries = max_tries(value, cx).map(|v| Spanned::new(v, span)),
+            "timeout" => {
+                args.timeout = duration(&key, value, cx).and_then(|ms| {
+                    if ms == 0 {
+                        cx.error_spanned_by(
+                            value,
+                            "`timeout` must be longer than zero: a zero timeout fails every run",
+                        );
+                        None
+                    } else {
+                        Some(Spanned::new(ms, span))
+                    }
+                })
+            }
+            "keep_result" => {
+                args.keep_result = duration(&key, value, cx).map(|ms| Spanned::new(ms, span))
+            }
+            "keep_result_forever" => {
+                args.keep_result_forever = boolean(&key, value, cx).map(|b| Spanned::new(b, span))
+            }
+            "crate" => args.krate = crate_path(value, cx),
+            _ => unreachable!("every option in OPTIONS is handled"),
+        }
+    }
+    args
+}
+
+fn unknown_option(opt: &RawOption, cx: &Ctxt) {
+    let key = opt.key.to_string();
+    let valid = OPTIONS
+        .iter()
+        .map(|o| format!("`{o}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let hint = match suggest(&key, OPTIONS, ALIASES) {
+        Some(s) => format!("did you mean `{s}`? "),
+        None => String::new(),
+    };
+    cx.error(
+        opt.key.span(),
+        format!("unknown #[arq::job] option `{key}`; {hint}valid options are: {valid}"),
+    );
+}
+
+/// How each option is written, for messages.
+fn example(key: &str) -> &'static str {
+    match key {
+        "name" => "\"send_email\"",
+        "queue" => "\"arq:queue\"",
+        "max_tries" => "5",
+        "timeout" => "\"30s\"",
+        "keep_result" => "\"1h\"",
+        "keep_result_forever" => "true",
+        "crate" => "\"::arq\"",
+        _ => "...",
+    }
+}
+
+fn value_span(value: &Expr) -> proc_macro2::Span {
+    value
+        .to_token_stream()
+        .into_iter()
+        .next()
+        .map_or_else(proc_macro2::Span::call_site, |t| t.span())
+}
+
+fn wrong_kind(key: &str, expected: &str, value: &Expr, cx: &Ctxt) {
+    cx.error_spanned_by(
+        value,
+        format!(
+            "`{key}` expects {expected}, found {}: write `{key} = {}`",
+            describe(value),
+            example(key)
+        ),
+    );
+}
+
+fn non_empty_string(key: &str, value: &Expr, cx: &Ctxt) -> Option<String> {
+    match as_lit(value) {
+        Some(Lit::Str(s)) => {
+            let s = s.value();
+            if s.is_empty() {
+                cx.error_spanned_by(value, format!("`{key}` cannot be empty"));
+                None
+            } else {
+                Some(s)
+            }
+        }
+        _ => {
+            wrong_kind(key, "a string", value, cx);
+            None
+        }
+    }
+}
+
+fn max_tries(value: &Expr, cx: &Ctxt) -> Option<u32> {
+    const AT_LEAST_ONE: &str =
+        "`max_tries` must be at least 1: it counts every run, the first one included";
+    match value {
+        Expr::Unary(u)
+            if matches!(u.op, UnOp::Neg(_)) && matches!(as_lit(&u.expr), Some(Lit::Int(_))) =>
+        {
+            cx.error_spanned_by(value, AT_LEAST_ONE);
+            return None;
+        }
+        _ => {}
+    }
+    let Some(Lit::Int(int)) = as_lit(value) else {
+        wrong_kind("max_tries", "an integer", value, cx);
+        return None;
+    };
+    match int.base10_parse::<u32>() {
+        Ok(0) => {
+            cx.error_spanned_by(value, AT_LEAST_ONE);
+            None
+        }
+        Ok(n) => Some(n),
+        Err(_) => {
+            cx.error_spanned_by(
+                value,
+                format!("`max_tries` must be an integer from 1 to {}", u32::MAX),
+            );
+            None
+        }
+    }
+}
+
+/// Integer suffixes accepted on a number of seconds (`timeout = 30u64` is odd, but valid).
+const INT_SUFFIXES: &[&str] = &[
+    "", "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize",
+];
+
+/// A duration in milliseconds: a string in the duration grammar or an integer of seconds.
+fn duration(key: &str, value: &Expr, cx: &Ctxt) -> Option<u64> {
+    let invalid = |text: String, err: DurationError| {
+        cx.error_spanned_by(value, err.message(&text));
+        None
+    };
+    match as_lit(value) {
+        Some(Lit::Str(s)) => match parse_duration(&s.value()) {
+            Ok(ms) => Some(ms),
+            Err(e) => invalid(s.value(), e),
+        },
+        Some(Lit::Int(int)) => {
+            let suffix = int.suffix();
+            if !INT_SUFFIXES.contains(&suffix) {
+                let text = int.to_string();
+                if parse_duration(&text).is_ok() {
+                    cx.error_spanned_by(
+                        value,
+                        format!("put the duration in quotes: `{key} = \"{text}\"`"),
+                    );
+                    return None;
+                }
+                return invalid(text, DurationError::Invalid);
+            }
+            match int.base10_parse::<u64>() {
+                Ok(secs) => match seconds_to_ms(secs) {
+                    Ok(ms) => Some(ms),
+                    Err(e) => invalid(int.to_string(), e),
+                },
+                // Negative (`-5i64` can't reach here: it's a unary minus) or too big.
+                Err(_) => invalid(int.to_string(), DurationError::TooLong),
+            }
+        }
+        Some(Lit::Float(f)) => invalid(f.to_string(), DurationError::Invalid),
+        _ => match value {
+            Expr::Unary(u) if matches!(u.op, UnOp::Neg(_)) && as_lit(&u.expr).is_some() => {
+                let text = value.to_token_stream().to_string().replace(' ', "");
+                invalid(text, DurationError::Invalid)
+            }
+            _ => {
+                cx.error_spanned_by(
+                    value,
+                    format!(
+                        "`{key}` expects a duration, found {}: {DURATION_HELP}",
+                        describe(value)
+                    ),
+                );
+                None
+            }
+        },
+    }
+}
+
+fn boolean(key: &str, value: &Expr, cx: &Ctxt) -> Option<bool> {
+    match as_lit(value) {
+        Some(Lit::Bool(b)) => Some(b.value),
+        _ => {
+            cx.error_spanned_by(
+                value,
+                format!(
+                    "`{key}` expects `true` or `false`, found {}",
+                    describe(value)
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn crate_path(value: &Expr, cx: &Ctxt) -> Option<syn::Path> {
+    match as_lit(value) {
+        Some(Lit::Str(s)) => match s.parse::<syn::Path>() {
+            Ok(path) => Some(path),
+            Err(_) => {
+                cx.error_spanned_by(
+                    value,
+                    format!(
+                        "`crate` expects the path of the arq crate, like \"::arq\" or \"my_arq\"; `{}` is not a path",
+                        s.value()
+                    ),
+                );
+                None
+            }
+        },
+        _ => {
+            wrong_kind("crate", "a path in a string", value, cx);
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quote::quote;
+
+    fn parse(tokens: TokenStream) -> (JobArgs, Vec<String>) {
+        let cx = Ctxt::new();
+        let args = parse_args(tokens, &cx);
+        let errors = match cx.check() {
+            Ok(()) => Vec::new(),
+            Err(e) => e.into_iter().map(|e| e.to_string()).collect(),
+        };
+        (args, errors)
+    }
+
+    fn errors(tokens: TokenStream) -> Vec<String> {
+        parse(tokens).1
+    }
+
+    #[test]
+    fn empty() {
+        let (args, errs) = parse(quote!());
+        assert!(errs.is_empty());
+        assert!(args.name.is_none() && args.max_tries.is_none() && args.krate.is_none());
+    }
+
+    #[test]
+    fn all_options() {
+        let (args, errs) = parse(quote!(
+            name = "mail",
+            max_tries = 3,
+            timeout = "1h30m",
+            keep_result = 0,
+            keep_result_forever = false,
+            queue = "emails",
+            crate = "::my_arq",
+        ));
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(args.name.unwrap().value, "mail");
+        assert_eq!(args.max_tries.unwrap().value, 3);
+        assert_eq!(args.timeout.unwrap().value, 5_400_000);
+        assert_eq!(args.keep_result.unwrap().value, 0);
+        assert!(!args.keep_result_forever.unwrap().value);
+        assert_eq!(args.queue.unwrap().value, "emails");
+        let krate = args.krate.unwrap();
+        assert!(krate.leading_colon.is_some());
+        assert_eq!(quote!(#krate).to_string(), ":: my_arq");
+    }
+
+    #[test]
+    fn durations_as_integers_and_strings() {
+        let (args, errs) = parse(quote!(timeout = 90, keep_result = "250ms"));
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(args.timeout.unwrap().value, 90_000);
+        assert_eq!(args.keep_result.unwrap().value, 250);
+        let (args, _) = parse(quote!(keep_result = "2d"));
+        assert_eq!(args.keep_result.unwrap().value, 172_800_000);
+    }
+
+    #[test]
+    fn unknown_option_lists_valid_ones_and_suggests() {
+        let errs = errors(quote!(retries = 3));
+        assert_eq!(
+            errs,
+            ["unknown #[arq::job] option `retries`; did you mean `max_tries`? valid options are: `name`, `max_tries`, `timeout`, `keep_result`, `keep_result_forever`, `queue`, `crate`"]
+        );
+        let errs = errors(quote!(colour = 3));
+        assert!(
+            errs[0].starts_with("unknown #[arq::job] option `colour`; valid options are: `name`")
+        );
+    }
+
+    #[test]
+    fn duplicate() {
+        assert_eq!(
+            errors(quote!(timeout = 5, timeout = 6)),
+            ["`timeout` specified more than once"]
+        );
+        // A duplicate of an invalid value is still a duplicate.
+        assert_eq!(errors(quote!(max_tries = 0, max_tries = 2)).len(), 2);
+    }
+
+    #[test]
+    fn wrong_literal_kinds() {
+        assert_eq!(
+            errors(quote!(max_tries = "5")),
+            ["`max_tries` expects an integer, found a string: write `max_tries = 5`"]
+        );
+        assert_eq!(
+            errors(quote!(name = 5)),
+            ["`name` expects a string, found an integer: write `name = \"send_email\"`"]
+        );
+        assert_eq!(
+            errors(quote!(keep_result_forever = "yes")),
+            ["`keep_result_forever` expects `true` or `false`, found a string"]
+        );
+        assert_eq!(
+            errors(quote!(crate = arq)),
+            ["`crate` expects a path in a string, found a path: write `crate = \"::arq\"`"]
+        );
+        assert_eq!(
+            errors(quote!(timeout = some_const)),
+            ["`timeout` expects a duration, found a path: use a number of seconds or a string like \"30s\", \"5m\", \"1h30m\", \"250ms\""]
+        );
+    }
+
+    #[test]
+    fn max_tries_range() {
+        let msg = "`max_tries` must be at least 1: it counts every run, the first one included";
+        assert_eq!(errors(quote!(max_tries = 0)), [msg]);
+        assert_eq!(errors(quote!(max_tries = -1)), [msg]);
+        assert_eq!(
+            errors(quote!(max_tries = 5000000000)),
+            ["`max_tries` must be an integer from 1 to 4294967295"]
+        );
+    }
+
+    #[test]
+    fn bad_durations() {
+        let help = "use a number of seconds or a string like \"30s\", \"5m\", \"1h30m\", \"250ms\"";
+        for (tokens, shown) in [
+            (quote!(timeout = "30x"), "30x"),
+            (quote!(timeout = "abc"), "abc"),
+            (quote!(timeout = "-5s"), "-5s"),
+            (quote!(timeout = -5), "-5"),
+            (quote!(keep_result = 1.5), "1.5"),
+            (quote!(keep_result = 5x), "5x"),
+        ] {
+            assert_eq!(
+                errors(tokens),
+                [format!("invalid duration `{shown}`: {help}")]
+            );
+        }
+        assert_eq!(
+            errors(quote!(timeout = "")),
+            [format!("invalid duration: the string is empty; {help}")]
+        );
+        assert_eq!(
+            errors(quote!(timeout = 30s)),
+            ["put the duration in quotes: `timeout = \"30s\"`"]
+        );
+        assert_eq!(
+            errors(quote!(timeout = 0)),
+            ["`timeout` must be longer than zero: a zero timeout fails every run"]
+        );
+        assert_eq!(
+            errors(quote!(timeout = 99999999999999999999)),
+            ["duration `99999999999999999999` is too long"]
+        );
+    }
+
+    #[test]
+    fn empty_strings() {
+        assert_eq!(errors(quote!(name = "")), ["`name` cannot be empty"]);
+        assert_eq!(errors(quote!(queue = "")), ["`queue` cannot be empty"]);
+    }
+
+    #[test]
+    fn missing_value() {
+        assert_eq!(
+            errors(quote!(keep_result_forever)),
+            ["expected a value: write `keep_result_forever = true`"]
+        );
+    }
+
+    #[test]
+    fn bad_crate_path() {
+        assert_eq!(
+            errors(quote!(crate = "not a path")),
+            ["`crate` expects the path of the arq crate, like \"::arq\" or \"my_arq\"; `not a path` is not a path"]
+        );
+    }
+
+    #[test]
+    fn every_error_is_reported() {
+        let errs = errors(quote!(max_tries = 0, timeout = "x", bogus = 1, name = 3));
+        assert_eq!(errs.len(), 4, "{errs:?}");
+    }
+
+    #[test]
+    fn syntax_error_says_how_options_are_written() {
+        let errs = errors(quote!(name "x"));
+        assert_eq!(errs.len(), 1);
+        assert!(
+            errs[0].ends_with("#[arq::job] options are written `key = value`, separated by commas"),
+            "{errs:?}"
+        );
+    }
+}

@@ -1,0 +1,178 @@
+//! Procedural macros of the arq job queue.
+//!
+//! **This crate is semver-exempt.** Use the macros through the `arq` crate (`#[arq::job]`);
+//! the code they generate names the runtime only through `arq::__private`, which is not public
+//! API either.
+//!
+//! Each macro is a one-line entry point here; the logic lives in ordinary modules that take
+//! `proc_macro2` tokens, so it is unit-tested: `job/parse.rs` (options) → `job/model.rs`
+//! (validation) → `job/expand.rs` (code generation), with errors collected in `ctxt.rs`.
+
+mod attr;
+mod ctxt;
+mod duration;
+mod job;
+mod runtime;
+
+use proc_macro::TokenStream;
+
+/// Turns an `async fn` into an arq job: registered with every worker linked into the binary,
+/// and enqueued with typed arguments.
+///
+/// ```ignore
+/// use arq::Ctx;
+///
+/// #[arq::job(max_tries = 5, timeout = "30s")]
+/// async fn send_email(ctx: &Ctx, to: String, subject: String) -> Result<String, MailError> {
+///     // ...
+/// #   Ok(format!("sent {subject} to {to} (try {})", ctx.job_try()))
+/// }
+///
+/// // Producer side: typed arguments, typed result.
+/// let job = send_email::enqueue(&pool, "a@example.com".into(), "Hi".into()).await?;
+/// let receipt: String = job.result(Duration::from_secs(30)).await?;
+///
+/// // The function is left as written: call it directly, e.g. in unit tests.
+/// let out = send_email(&ctx, "a@example.com".into(), "Hi".into()).await;
+/// ```
+///
+/// # The function
+///
+/// - It must be a free `async fn` (not a method, not `const`, `unsafe` or `extern`) and must
+///   not be generic: the worker decodes arguments into concrete types.
+/// - The first parameter may be the job context, `ctx: &Ctx` (any reference to a path whose
+///   last segment is `Ctx`, such as `&arq::Ctx`; `Ctx` by value works too). It must come
+///   first.
+/// - Every other parameter is a job argument: a plain name (`to`, `mut to`; no patterns,
+///   because Python callers may pass arguments by keyword, and the keyword is the parameter
+///   name without `r#`) with an owned type that is `Serialize + DeserializeOwned` (`String`,
+///   not `&str`). Arguments are taken by position first, then by name, so an `Option<T>`
+///   argument may be left out.
+/// - The return type decides what the job's result is read as (`Output`):
+///   - none, or `()`: `()`;
+///   - a path whose last segment is `Result` with a type argument (`Result<T, E>`,
+///     `anyhow::Result<T>`, `std::io::Result<T>`): `T`. An `Err` fails the job, or retries it
+///     when the error is (or wraps, as `source()` or in an `anyhow` chain) an `arq::Retry`.
+///     `E` must be `anyhow::Error`, a `std::error::Error`, or convert into
+///     `Box<dyn Error + Send + Sync>` (`String`, `&str`);
+///   - any other type `T`: `T`.
+///
+///   `T` must be `Serialize + DeserializeOwned`, and the future must be `Send`.
+///
+/// Mistakes are reported at the token to fix, all at once; the function is still emitted so
+/// the rest of the crate keeps compiling.
+///
+/// # Options
+///
+/// All optional, written `key = value` and separated by commas:
+///
+/// | option | value | meaning |
+/// | --- | --- | --- |
+/// | `name` | string | The name jobs are enqueued under, Python arq's function name. Default: the function's name. |
+/// | `max_tries` | integer ≥ 1 | How many times the job may run, the first run included. Default: the worker's (5). |
+/// | `timeout` | duration > 0 | How long one run may take. Default: the worker's (300 s). |
+/// | `keep_result` | duration | How long the result is kept; `0` keeps none. Default: the worker's (1 h). |
+/// | `keep_result_forever` | `true`/`false` | Keep the result without expiry (do not combine `true` with `keep_result`). |
+/// | `queue` | string | The queue `enqueue` sends to, instead of the pool's default (`.queue_name(…)` on the builder still wins). |
+/// | `crate` | string path | Where the `arq` crate is, when it is not `::arq`: `crate = "my_arq"` after renaming the dependency, or a re-export such as `crate = "crate::deps::arq"`. |
+///
+/// Durations are an integer number of seconds (`timeout = 90`) or a string of one or more
+/// `<integer><unit>` parts with units `d`, `h`, `m`, `s`, `ms`, from largest to smallest
+/// (`"30s"`, `"5m"`, `"1h30m"`, `"1m30s"`, `"250ms"`, `"2d"`); a string of digits alone is
+/// seconds (`"90"`). There are no fractions (`"1.5s"` is `"1500ms"`), signs or spaces.
+///
+/// # What it generates
+///
+/// Beside the function, a module of the same name and visibility (functions live in the value
+/// namespace and modules in the type namespace, so `send_email(…)` and `send_email::enqueue(…)`
+/// coexist, and one `use path::send_email;` imports both):
+///
+/// - `NAME: &str`: the job's name.
+/// - `FUNCTION: arq::Function`: name, options and the erased handler a worker runs. It is
+///   registered with `inventory`, so `Function::registered()` (and a worker's default job
+///   table) includes it whenever the crate is linked; it can also be given to a worker
+///   explicitly.
+/// - `type Output`: the result type (see above).
+/// - `fn enqueue(pool: &Pool, <arguments…>) -> Enqueue<'_, Output>`: serializes the arguments
+///   and returns the enqueue builder; set `job_id`, `defer_by`, `queue_name`, … on it, then
+///   `.await` it for a `Job<Output>`.
+/// - `fn job(pool: &Pool, job_id: impl Into<String>) -> Job<Output>`: a typed handle to a
+///   job enqueued earlier, from its id.
+///
+/// Inside the module, `use super::*;` makes the function's types resolve as they do beside
+/// it; paths starting with `self::` or `super::` (and a type named `Output`) are rewritten to
+/// mean the same thing. The function must therefore be an item of a module, not a local item
+/// inside a function body.
+///
+/// # Equivalent code without the macro
+///
+/// For the `send_email` above (`MailError` being a `std::error::Error`), `#[arq::job]`
+/// generates the following beside the unchanged function (shortened: docs, attributes and
+/// absolute paths left out). Without the macro, the same job is an `arq::Function` built with
+/// `Function::new("send_email", handler).with_options(…)`, whose handler takes each argument
+/// with `Args::take`, checks the rest with `Args::finish` and converts the result.
+///
+/// ```text
+/// /// The job `send_email`, as registered by `#[arq::job]`: …
+/// pub mod send_email {
+///     use super::*;
+///
+///     pub const NAME: &str = "send_email";
+///
+///     pub const FUNCTION: ::arq::__private::Function = ::arq::__private::Function {
+///         name: NAME,
+///         options: ::arq::__private::JobOptions {
+///             max_tries: Some(5),
+///             timeout: Some(::arq::__private::millis(30000)),
+///             keep_result: None,
+///             keep_result_forever: None,
+///             queue: None,
+///         },
+///         handler: __handler,
+///     };
+///
+///     pub type Output = String;
+///
+///     pub fn enqueue(pool: &Pool, to: String, subject: String) -> Enqueue<'_, Output> {
+///         ::arq::__private::enqueue(pool, &FUNCTION, [
+///             (__ARQ_ARG_0.to_value)("to", &to),
+///             (__ARQ_ARG_1.to_value)("subject", &subject),
+///         ].into_iter().collect())
+///     }
+///
+///     pub fn job(pool: &Pool, job_id: impl Into<String>) -> Job<Output> {
+///         Pool::job::<Output>(pool, job_id)
+///     }
+///
+///     fn __handler(ctx: Ctx, args: Args) -> BoxFuture<'static, Result<Value, JobError>> {
+///         Box::pin(send_email(ctx, args))   // must be Send: reported at the fn's name
+///     }
+///
+///     async fn send_email(ctx: Ctx, mut args: Args) -> Result<Value, JobError> {
+///         let a0: String = (__ARQ_ARG_0.take)(&mut args, 0, "to")?;
+///         let a1: String = (__ARQ_ARG_1.take)(&mut args, 1, "subject")?;
+///         args.finish(2)?;   // extra positional or unknown keyword arguments fail the job
+///         match super::send_email(&ctx, a0, a1).await {
+///             Ok(value) => (__ARQ_OUTPUT.to_value)(value),
+///             Err(error) => Err(/* classified: Retry, or a failure named after the error type */),
+///         }
+///     }
+///
+///     ::arq::__private::inventory::submit! { FUNCTION }
+///
+///     // The compile-time checks, spanned at each type so a missing derive is reported there
+///     // (once); the codecs they return are what the code above uses.
+///     const __ARQ_ARG_0: ArgCodec<String> = ::arq::__private::arg_codec::<String>();
+///     const __ARQ_ARG_1: ArgCodec<String> = ::arq::__private::arg_codec::<String>();
+///     const __ARQ_OUTPUT: OutputCodec<String> = ::arq::__private::output_codec::<String>();
+/// }
+/// ```
+///
+/// The real expansion spells every path absolutely (`::core::result::Result`,
+/// `::std::boxed::Box`, `<crate>::__private::…`) and uses hygienic names for its locals, so
+/// shadowing `Result`, `Option`, `Box`, `serde` or naming an argument `pool` or `args` does
+/// not break it.
+#[proc_macro_attribute]
+pub fn job(args: TokenStream, item: TokenStream) -> TokenStream {
+    job::expand(args.into(), item.into()).into()
+}

@@ -1,0 +1,35 @@
+-- claim: take up to ARGV[1] due jobs of a queue and start them, in score order
+-- (Python arq's ZRANGEBYSCORE + per-job WATCH/PSETEX claim + start MULTI, in one step).
+-- Due-ness uses Redis's clock. A job whose in-progress key exists is running elsewhere.
+-- KEYS[1] queue, KEYS[2] abort set
+-- ARGV[1] limit, ARGV[2] scan limit, ARGV[3] token prefix, ARGV[4] lease ms,
+-- ARGV[5] '1' to consume abort markers, ARGV[6] job key prefix,
+-- ARGV[7] in-progress key prefix, ARGV[8] retry key prefix
+-- returns {{id, score, payload|nil, try, token, aborted}, ...}
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local limit = tonumber(ARGV[1])
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', string.format('%d', now),
+  'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[2]))
+local out = {}
+for i = 1, #due, 2 do
+  if #out >= limit then
+    break
+  end
+  local id = due[i]
+  local ip = ARGV[7] .. id
+  if redis.call('EXISTS', ip) == 0 then
+    local retry_key = ARGV[8] .. id
+    local try = redis.call('INCR', retry_key)
+    redis.call('EXPIRE', retry_key, 88400)
+    local token = ARGV[3] .. ':' .. try .. ':' .. string.format('%d', now)
+    redis.call('SET', ip, token, 'PX', ARGV[4])
+    local payload = redis.call('GET', ARGV[6] .. id)
+    local aborted = 0
+    if ARGV[5] == '1' then
+      aborted = redis.call('ZREM', KEYS[2], id)
+    end
+    out[#out + 1] = {id, due[i + 1], payload, try, token, aborted}
+  end
+end
+return out

@@ -1,0 +1,30 @@
+-- enqueue: add a job unless a job or a result with its id exists (Python arq's
+-- WATCH/EXISTS/MULTI/PSETEX/ZADD/EXEC, as one atomic step).
+-- KEYS[1] job key, KEYS[2] result key, KEYS[3] queue
+-- ARGV[1] job id, ARGV[2] payload, ARGV[3] defer mode: 'n' now, 'b' by ms, 'a' at ms,
+-- ARGV[4] defer value (ms), ARGV[5] job key TTL in ms, or '' for arq's default
+-- returns {1, score} when added, {0, 0} when the id is taken, {-1, expires} when the
+-- job would expire at once (a defer_until too far in the past)
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then
+  return {0, 0}
+end
+local score = now
+if ARGV[3] == 'b' then
+  score = now + tonumber(ARGV[4])
+elseif ARGV[3] == 'a' then
+  score = tonumber(ARGV[4])
+end
+local expires
+if ARGV[5] ~= '' then
+  expires = tonumber(ARGV[5])
+else
+  expires = score - now + 86400000
+end
+if expires <= 0 then
+  return {-1, expires}
+end
+redis.call('PSETEX', KEYS[1], string.format('%d', expires), ARGV[2])
+redis.call('ZADD', KEYS[3], string.format('%d', score), ARGV[1])
+return {1, score}

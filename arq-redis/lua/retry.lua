@@ -1,0 +1,20 @@
+-- retry: put a held job back for another try (Python arq's ZINCRBY + DEL in-progress).
+-- The new score is Redis's now + defer; defer 0 leaves the score (runs at the next poll).
+-- ZADD XX never brings back a job that was deleted meanwhile.
+-- KEYS[1] in-progress, KEYS[2] queue, KEYS[3] job
+-- ARGV[1] job id, ARGV[2] token, ARGV[3] defer ms
+-- returns 1 when done, 0 when fenced out
+local cur = redis.call('GET', KEYS[1])
+if cur ~= ARGV[2] then
+  if cur or redis.call('EXISTS', KEYS[3]) == 0 then
+    return 0
+  end
+end
+local defer = tonumber(ARGV[3])
+if defer > 0 then
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  redis.call('ZADD', KEYS[2], 'XX', string.format('%d', now + defer), ARGV[1])
+end
+redis.call('DEL', KEYS[1])
+return 1

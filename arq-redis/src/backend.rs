@@ -1,0 +1,426 @@
+//! [`Backend`] on Redis: every step is one script call (EVALSHA) or one command.
+
+use crate::keys::KeyLayout;
+use crate::scripts::scripts;
+use crate::settings::{connect, RedisSettings};
+use arq_core::backend::{
+    Backend, BoxFuture, ClaimRequest, ClaimedJob, Defer, EnqueueRequest, FinishRequest, Lease,
+    RawStatus, RetryRequest,
+};
+use arq_core::{Error, Result};
+use bytes::Bytes;
+use fred::prelude::*;
+use fred::types::Value as RValue;
+
+/// The Redis backend: a fred connection pool and Python arq's key layout.
+#[derive(Clone)]
+pub struct RedisBackend {
+    pool: fred::clients::Pool,
+    keys: KeyLayout,
+}
+
+impl std::fmt::Debug for RedisBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBackend")
+            .field("keys", &self.keys)
+            .finish_non_exhaustive()
+    }
+}
+
+fn err(e: fred::error::Error) -> Error {
+    Error::backend(e)
+}
+
+fn protocol(msg: impl Into<String>) -> Error {
+    Error::backend(format!("unexpected reply from redis: {}", msg.into()))
+}
+
+fn bytes_of(v: RValue) -> Option<Bytes> {
+    match v {
+        RValue::Bytes(b) => Some(b),
+        RValue::String(s) => Some(s.into_inner()),
+        _ => None,
+    }
+}
+
+fn int_of(v: &RValue) -> Option<i64> {
+    match v {
+        RValue::Integer(i) => Some(*i),
+        RValue::String(s) => s.parse().ok(),
+        RValue::Bytes(b) => std::str::from_utf8(b).ok()?.parse().ok(),
+        RValue::Double(d) => Some(d.round() as i64),
+        _ => None,
+    }
+}
+
+fn score_of(v: &RValue) -> Option<f64> {
+    match v {
+        RValue::Double(d) => Some(*d),
+        RValue::Integer(i) => Some(*i as f64),
+        RValue::String(s) => s.parse().ok(),
+        RValue::Bytes(b) => std::str::from_utf8(b).ok()?.parse().ok(),
+        _ => None,
+    }
+}
+
+fn string_of(v: RValue) -> Option<String> {
+    match v {
+        RValue::String(s) => Some(s.to_string()),
+        RValue::Bytes(b) => String::from_utf8(b.to_vec()).ok(),
+        RValue::Integer(i) => Some(i.to_string()),
+        _ => None,
+    }
+}
+
+fn array(v: RValue, what: &str) -> Result<Vec<RValue>> {
+    match v {
+        RValue::Array(items) => Ok(items),
+        RValue::Null => Ok(Vec::new()),
+        other => Err(protocol(format!("{what}: expected an array, got {other:?}"))),
+    }
+}
+
+impl RedisBackend {
+    /// Connects with the given settings and Python arq's key layout.
+    pub async fn connect(settings: &RedisSettings) -> Result<Self> {
+        Ok(RedisBackend {
+            pool: connect(settings).await?,
+            keys: KeyLayout::arq(),
+        })
+    }
+
+    /// Wraps an existing fred pool.
+    pub fn from_pool(pool: fred::clients::Pool, keys: KeyLayout) -> Self {
+        RedisBackend { pool, keys }
+    }
+
+    /// The key layout.
+    pub fn keys(&self) -> &KeyLayout {
+        &self.keys
+    }
+
+    /// The underlying fred pool (for commands arq does not wrap).
+    pub fn client(&self) -> &fred::clients::Pool {
+        &self.pool
+    }
+}
+
+impl Backend for RedisBackend {
+    fn enqueue<'a>(&'a self, req: &'a EnqueueRequest) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            let (mode, value) = match req.defer {
+                Defer::None => ("n", 0),
+                Defer::By(ms) => ("b", ms),
+                Defer::At(ms) => ("a", ms),
+            };
+            let keys = vec![
+                self.keys.job(&req.job_id),
+                self.keys.result(&req.job_id),
+                self.keys.queue(&req.queue).to_owned(),
+            ];
+            let args: Vec<RValue> = vec![
+                req.job_id.as_str().into(),
+                RValue::Bytes(Bytes::copy_from_slice(&req.payload)),
+                mode.into(),
+                value.into(),
+                req.expires_ms.map(|e| e.to_string()).unwrap_or_default().into(),
+            ];
+            let reply: RValue = scripts()
+                .enqueue
+                .evalsha_with_reload(self.pool.next(), keys, args)
+                .await
+                .map_err(err)?;
+            let reply = array(reply, "enqueue")?;
+            match reply.first().and_then(int_of) {
+                Some(1) => Ok(true),
+                Some(0) => Ok(false),
+                Some(-1) => Err(Error::InvalidArgument(format!(
+                    "job {:?} would expire before it could run (defer_until is more than a \
+                     day in the past, or expires is not positive); nothing was enqueued",
+                    req.job_id
+                ))),
+                _ => Err(protocol(format!("enqueue: {reply:?}"))),
+            }
+        })
+    }
+
+    fn claim<'a>(&'a self, req: &'a ClaimRequest) -> BoxFuture<'a, Result<Vec<ClaimedJob>>> {
+        Box::pin(async move {
+            let keys = vec![
+                self.keys.queue(&req.queue).to_owned(),
+                self.keys.abort().to_owned(),
+            ];
+            let args: Vec<RValue> = vec![
+                (req.limit as i64).into(),
+                (req.scan_limit as i64).into(),
+                req.token_prefix.as_str().into(),
+                req.lease_ms.into(),
+                if req.check_abort { "1" } else { "0" }.into(),
+                self.keys.job_prefix().into(),
+                self.keys.in_progress_prefix().into(),
+                self.keys.retry_prefix().into(),
+            ];
+            let reply: RValue = scripts()
+                .claim
+                .evalsha_with_reload(self.pool.next(), keys, args)
+                .await
+                .map_err(err)?;
+            let mut jobs = Vec::new();
+            for item in array(reply, "claim")? {
+                let mut f = array(item, "claim item")?.into_iter();
+                let (Some(id), Some(score), Some(payload), Some(tries), Some(token), Some(ab)) =
+                    (f.next(), f.next(), f.next(), f.next(), f.next(), f.next())
+                else {
+                    return Err(protocol("claim: short item"));
+                };
+                jobs.push(ClaimedJob {
+                    job_id: string_of(id).ok_or_else(|| protocol("claim: job id"))?,
+                    score: score_of(&score)
+                        .map(|s| s.round() as i64)
+                        .ok_or_else(|| protocol("claim: score"))?,
+                    payload: bytes_of(payload),
+                    job_try: int_of(&tries).ok_or_else(|| protocol("claim: try"))?,
+                    token: string_of(token).ok_or_else(|| protocol("claim: token"))?,
+                    aborted: int_of(&ab) == Some(1),
+                });
+            }
+            Ok(jobs)
+        })
+    }
+
+    fn set_leases<'a>(&'a self, leases: &'a [Lease]) -> BoxFuture<'a, Result<usize>> {
+        Box::pin(async move {
+            if leases.is_empty() {
+                return Ok(0);
+            }
+            let mut args: Vec<RValue> = Vec::with_capacity(1 + leases.len() * 3);
+            args.push(self.keys.in_progress_prefix().into());
+            for l in leases {
+                args.push(l.job_id.as_str().into());
+                args.push(l.token.as_str().into());
+                args.push(l.ms.into());
+            }
+            let n: i64 = scripts()
+                .set_leases
+                .evalsha_with_reload(self.pool.next(), Vec::<String>::new(), args)
+                .await
+                .map_err(err)?;
+            Ok(n as usize)
+        })
+    }
+
+    fn set_job_try<'a>(&'a self, job_id: &'a str, job_try: i64) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            self.pool
+                .set::<(), _, _>(
+                    self.keys.retry(job_id),
+                    job_try,
+                    Some(Expiration::EX(88_400)),
+                    None,
+                    false,
+                )
+                .await
+                .map_err(err)
+        })
+    }
+
+    fn finish<'a>(&'a self, req: &'a FinishRequest) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            let id = &req.job_id;
+            let keys = vec![
+                self.keys.in_progress(id),
+                self.keys.job(id),
+                self.keys.retry(id),
+                self.keys.result(id),
+                self.keys.queue(&req.queue).to_owned(),
+                self.keys.abort().to_owned(),
+            ];
+            let args: Vec<RValue> = vec![
+                id.as_str().into(),
+                req.token.as_str().into(),
+                match &req.result {
+                    Some(b) => RValue::Bytes(Bytes::copy_from_slice(b)),
+                    None => "".into(),
+                },
+                req.keep_result_ms
+                    .map(|ms| ms.max(1).to_string())
+                    .unwrap_or_default()
+                    .into(),
+                req.keep_in_progress_ms
+                    .map(|ms| ms.max(1).to_string())
+                    .unwrap_or_default()
+                    .into(),
+            ];
+            let n: i64 = scripts()
+                .finish
+                .evalsha_with_reload(self.pool.next(), keys, args)
+                .await
+                .map_err(err)?;
+            Ok(n == 1)
+        })
+    }
+
+    fn retry<'a>(&'a self, req: &'a RetryRequest) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            let id = &req.job_id;
+            let keys = vec![
+                self.keys.in_progress(id),
+                self.keys.queue(&req.queue).to_owned(),
+                self.keys.job(id),
+            ];
+            let args: Vec<RValue> = vec![
+                id.as_str().into(),
+                req.token.as_str().into(),
+                req.defer_ms.max(0).into(),
+            ];
+            let n: i64 = scripts()
+                .retry
+                .evalsha_with_reload(self.pool.next(), keys, args)
+                .await
+                .map_err(err)?;
+            Ok(n == 1)
+        })
+    }
+
+    fn release<'a>(&'a self, job_id: &'a str, token: &'a str) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            let n: i64 = scripts()
+                .release
+                .evalsha_with_reload(
+                    self.pool.next(),
+                    vec![self.keys.in_progress(job_id)],
+                    vec![token],
+                )
+                .await
+                .map_err(err)?;
+            Ok(n == 1)
+        })
+    }
+
+    fn status<'a>(&'a self, queue: &'a str, job_id: &'a str) -> BoxFuture<'a, Result<RawStatus>> {
+        Box::pin(async move {
+            let keys = vec![
+                self.keys.result(job_id),
+                self.keys.in_progress(job_id),
+                self.keys.queue(queue).to_owned(),
+            ];
+            let reply: RValue = scripts()
+                .status
+                .evalsha_with_reload(self.pool.next(), keys, vec![job_id])
+                .await
+                .map_err(err)?;
+            let r = array(reply, "status")?;
+            if r.len() < 4 {
+                return Err(protocol("status: short reply"));
+            }
+            Ok(RawStatus {
+                result_exists: int_of(&r[0]) == Some(1),
+                in_progress: int_of(&r[1]) == Some(1),
+                score: score_of(&r[2]),
+                now_ms: int_of(&r[3]).ok_or_else(|| protocol("status: time"))?,
+            })
+        })
+    }
+
+    fn result_and_score<'a>(
+        &'a self,
+        queue: &'a str,
+        job_id: &'a str,
+    ) -> BoxFuture<'a, Result<(Option<Bytes>, Option<f64>)>> {
+        Box::pin(async move {
+            let keys = vec![self.keys.result(job_id), self.keys.queue(queue).to_owned()];
+            let reply: RValue = scripts()
+                .result
+                .evalsha_with_reload(self.pool.next(), keys, vec![job_id])
+                .await
+                .map_err(err)?;
+            let mut r = array(reply, "result")?.into_iter();
+            let raw = r.next().and_then(bytes_of);
+            let score = r.next().as_ref().and_then(score_of);
+            Ok((raw, score))
+        })
+    }
+
+    fn get_job<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, Result<Option<Bytes>>> {
+        Box::pin(async move {
+            let v: RValue = self.pool.get(self.keys.job(job_id)).await.map_err(err)?;
+            Ok(bytes_of(v))
+        })
+    }
+
+    fn get_score<'a>(
+        &'a self,
+        queue: &'a str,
+        job_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<f64>>> {
+        Box::pin(async move {
+            let v: RValue = self
+                .pool
+                .zscore(self.keys.queue(queue), job_id)
+                .await
+                .map_err(err)?;
+            Ok(score_of(&v))
+        })
+    }
+
+    fn queue_size<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(async move {
+            let n: u64 = self.pool.zcard(self.keys.queue(queue)).await.map_err(err)?;
+            Ok(n)
+        })
+    }
+
+    fn health_check_key(&self, queue: &str) -> String {
+        self.keys.health_check(queue)
+    }
+
+    fn write_health<'a>(
+        &'a self,
+        key: &'a str,
+        queue: &'a str,
+        text: &'a str,
+        ttl_ms: i64,
+    ) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(async move {
+            let keys = vec![key.to_owned(), self.keys.queue(queue).to_owned()];
+            let args: Vec<RValue> = vec![text.into(), ttl_ms.max(1).into()];
+            let n: i64 = scripts()
+                .health
+                .evalsha_with_reload(self.pool.next(), keys, args)
+                .await
+                .map_err(err)?;
+            Ok(n.max(0) as u64)
+        })
+    }
+
+    fn read_health<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<String>>> {
+        Box::pin(async move {
+            let v: RValue = self.pool.get(key).await.map_err(err)?;
+            Ok(string_of(v))
+        })
+    }
+
+    fn delete_health<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move { self.pool.del::<(), _>(key).await.map_err(err) })
+    }
+
+    fn describe<'a>(&'a self) -> BoxFuture<'a, Result<String>> {
+        Box::pin(async move {
+            let info: String = self.pool.info(None).await.map_err(err)?;
+            let keys: i64 = self.pool.dbsize().await.map_err(err)?;
+            let field = |name: &str| {
+                info.lines()
+                    .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+                    .unwrap_or("?")
+                    .trim()
+                    .to_owned()
+            };
+            Ok(format!(
+                "redis_version={} mem_usage={} clients_connected={} db_keys={keys}",
+                field("redis_version"),
+                field("used_memory_human"),
+                field("connected_clients"),
+            ))
+        })
+    }
+}

@@ -1,0 +1,33 @@
+//! The Lua scripts, one per atomic step, loaded once and called with EVALSHA (reloaded on
+//! NOSCRIPT by fred).
+
+use fred::types::scripts::Script;
+use std::sync::OnceLock;
+
+/// All scripts of the backend.
+pub(crate) struct Scripts {
+    pub(crate) enqueue: Script,
+    pub(crate) claim: Script,
+    pub(crate) set_leases: Script,
+    pub(crate) finish: Script,
+    pub(crate) retry: Script,
+    pub(crate) release: Script,
+    pub(crate) status: Script,
+    pub(crate) result: Script,
+    pub(crate) health: Script,
+}
+
+pub(crate) fn scripts() -> &'static Scripts {
+    static SCRIPTS: OnceLock<Scripts> = OnceLock::new();
+    SCRIPTS.get_or_init(|| Scripts {
+        enqueue: Script::from_lua(include_str!("../lua/enqueue.lua")),
+        claim: Script::from_lua(include_str!("../lua/claim.lua")),
+        set_leases: Script::from_lua(include_str!("../lua/set_leases.lua")),
+        finish: Script::from_lua(include_str!("../lua/finish.lua")),
+        retry: Script::from_lua(include_str!("../lua/retry.lua")),
+        release: Script::from_lua(include_str!("../lua/release.lua")),
+        status: Script::from_lua(include_str!("../lua/status.lua")),
+        result: Script::from_lua(include_str!("../lua/result.lua")),
+        health: Script::from_lua(include_str!("../lua/health.lua")),
+    })
+}

@@ -1,0 +1,86 @@
+//! Quick start: define a job, enqueue it, run a worker in-process, read the typed result.
+//!
+//! Needs a Redis at `REDIS_URL` (default `redis://127.0.0.1:6379`):
+//! `cargo run --example quickstart`
+
+use arq::{Ctx, Retry};
+use std::time::{Duration, Instant};
+
+/// A job: an ordinary async fn, still callable directly.
+#[arq::job(max_tries = 5, timeout = "30s")]
+async fn send_email(ctx: &Ctx, to: String, subject: String) -> Result<String, std::io::Error> {
+    // pretend to talk to a mail server
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    Ok(format!("sent {subject:?} to {to} (job {}, try {})", ctx.job_id(), ctx.job_try()))
+}
+
+/// A job that asks to be retried once.
+#[arq::job]
+async fn flaky_lookup(ctx: &Ctx, n: u64) -> anyhow::Result<u64> {
+    if ctx.job_try() == 1 {
+        return Err(Retry::after(Duration::from_millis(100)).into());
+    }
+    Ok(n * 2)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let pool = arq::create_pool(arq::RedisSettings::from_url(&url)?).await?;
+    // A queue of our own, so the example never meets other jobs.
+    let queue = format!("arq:quickstart:{}", std::process::id());
+
+    // A worker in this process; in production, run `arq-cli run` from your own binary.
+    let worker = arq::Worker::new(
+        pool.clone(),
+        arq::WorkerSettings::new()
+            .queue_name(&queue)
+            .poll_delay(Duration::from_millis(50)),
+    )?;
+    let stop = worker.shutdown_handle();
+    let running = tokio::spawn(worker.run());
+
+    // Typed enqueue, typed result.
+    let job = send_email::enqueue(&pool, "a@example.com".into(), "Hi".into())
+        .queue_name(&queue)
+        .await?;
+    let sent: String = job.result(Duration::from_secs(30)).await?;
+    println!("{sent}");
+
+    let retried = flaky_lookup::enqueue(&pool, 21).queue_name(&queue).await?;
+    println!("flaky_lookup(21) = {} after a retry", retried.result(Duration::from_secs(30)).await?);
+
+    // A first throughput figure: 1,000 jobs through the same worker.
+    let n = 1_000;
+    let t = Instant::now();
+    let mut jobs = Vec::with_capacity(n);
+    for i in 0..n {
+        jobs.push(
+            send_email::enqueue(&pool, format!("user{i}@example.com"), "bulk".into())
+                .queue_name(&queue)
+                .await?,
+        );
+    }
+    let enqueued = t.elapsed();
+    for j in &jobs {
+        j.result(Duration::from_secs(60)).await?;
+    }
+    let total = t.elapsed();
+    println!(
+        "{n} jobs: enqueued in {:.0?} ({:.0} jobs/s sequential), all done in {:.0?} ({:.0} jobs/s end to end)",
+        enqueued,
+        n as f64 / enqueued.as_secs_f64(),
+        total,
+        n as f64 / total.as_secs_f64()
+    );
+
+    stop.shutdown();
+    running.await??;
+    Ok(())
+}

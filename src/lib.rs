@@ -1,0 +1,21 @@
+#![doc = include_str!("../README.md")]
+
+pub use arq_core::{
+    from_value, ms_to_datetime, now_ms, to_value, Args, Backend, BoxError, Codec, Ctx, Enqueue,
+    Error, Function, Job, JobDef, JobFailure, JobOptions, JobRecord, JobResult, JobStatus,
+    MsgpackCodec, Pool, Result, ResultRecord, Retry, State, StateMissing, Value, ValueError,
+    Worker, WorkerSettings, DEFAULT_QUEUE_NAME,
+};
+pub use arq_core::{ShutdownHandle, WorkerStats};
+pub use arq_macros::job;
+pub use arq_redis::{create_pool, RedisBackend, RedisSettings};
+
+/// The backend contract and its request types, for writing another backend.
+pub mod backend {
+    pub use arq_core::backend::*;
+}
+
+#[doc(hidden)]
+pub mod __private {
+    pub use arq_core::__private::*;
+}

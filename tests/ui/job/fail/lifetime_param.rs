@@ -1,0 +1,6 @@
+#[arq::job]
+async fn greet<'a>(name: String) -> String {
+    name
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[arq::job]
+struct SendEmail {
+    to: String,
+}
+
+fn main() {}

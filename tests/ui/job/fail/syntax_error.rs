@@ -1,0 +1,4 @@
+#[arq::job(name "send")]
+async fn missing_eq() {}
+
+fn main() {}

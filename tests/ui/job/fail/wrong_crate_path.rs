@@ -1,0 +1,4 @@
+#[arq::job(crate = "::not_arq")]
+async fn lost() {}
+
+fn main() {}

@@ -1,0 +1,577 @@
+//! The worker against a real Redis: results, failures, retries, timeouts, result retention,
+//! state, burst, max_jobs and poison input.
+
+mod common;
+
+use arq::{Ctx, Error, JobStatus, Retry, State, Value, Worker, WorkerSettings};
+use common::{fast_settings, TestRedis};
+use fred::prelude::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug)]
+struct MyError(String);
+impl std::fmt::Display for MyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "my error: {}", self.0)
+    }
+}
+impl std::error::Error for MyError {}
+
+#[arq::job]
+async fn greet(ctx: &Ctx, name: String) -> Result<String, MyError> {
+    if name.is_empty() {
+        return Err(MyError("empty name".into()));
+    }
+    Ok(format!("hello {name} from {} try {}", ctx.job_id(), ctx.job_try()))
+}
+
+#[arq::job(max_tries = 3)]
+async fn flaky(ctx: &Ctx, succeed_on: u32, defer_ms: u64) -> anyhow::Result<u32> {
+    if ctx.job_try() < succeed_on {
+        if defer_ms == 0 {
+            return Err(Retry::now().into());
+        }
+        return Err(Retry::after(Duration::from_millis(defer_ms)).into());
+    }
+    Ok(ctx.job_try())
+}
+
+#[arq::job(timeout = "200ms")]
+async fn slow_with_own_timeout(ms: u64) -> u64 {
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    ms
+}
+
+#[arq::job]
+async fn sleep_ms(ms: u64) -> u64 {
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    ms
+}
+
+#[arq::job(keep_result = "5s")]
+async fn keep_short() -> i32 {
+    1
+}
+
+#[arq::job(keep_result_forever = true)]
+async fn keep_forever() -> i32 {
+    2
+}
+
+#[arq::job(keep_result = 0)]
+async fn keep_none() -> i32 {
+    3
+}
+
+struct Db {
+    url: String,
+}
+
+#[arq::job]
+async fn uses_state(ctx: &Ctx) -> Result<String, arq::StateMissing> {
+    Ok(ctx.state::<Db>()?.url.clone())
+}
+
+static RUNNING: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+#[arq::job]
+async fn count_concurrency(ms: u64) {
+    let now = RUNNING.fetch_add(1, Ordering::SeqCst) + 1;
+    PEAK.fetch_max(now, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    RUNNING.fetch_sub(1, Ordering::SeqCst);
+}
+
+async fn burst(pool: &arq::Pool, settings: WorkerSettings) -> arq::WorkerStats {
+    let worker = Worker::new(pool.clone(), settings.burst(true)).unwrap();
+    tokio::time::timeout(Duration::from_secs(30), worker.run())
+        .await
+        .expect("burst worker finished")
+        .unwrap()
+}
+
+#[tokio::test]
+async fn typed_result_and_typed_failure() {
+    common::init_tracing();
+    let redis = TestRedis::start();
+    let pool = redis.pool().await;
+    let ok = greet::enqueue(&pool, "ann".into()).job_id("g1").await.unwrap();
+    let bad = greet::enqueue(&pool, String::new()).await.unwrap();
+    let stats = burst(&pool, fast_settings().functions([greet::FUNCTION])).await;
+    assert_eq!((stats.complete, stats.failed), (1, 1));
+
+    let value: String = ok.result(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(value, "hello ann from g1 try 1");
+    assert_eq!(ok.status().await.unwrap(), JobStatus::Complete);
+    let info = ok.result_info().await.unwrap().unwrap();
+    assert!(info.success);
+    assert_eq!(info.job.function, "greet");
+    assert_eq!(info.job.job_try, Some(1));
+    assert_eq!(info.queue_name, "arq:queue");
+    assert_eq!(info.job_id, "g1");
+    assert!(info.finish_time >= info.start_time);
+
+    match bad.result(Duration::from_secs(5)).await {
+        Err(Error::JobFailed { failure, .. }) => {
+            assert_eq!(failure.class, "MyError");
+            assert_eq!(failure.message, "my error: empty name");
+        }
+        other => panic!("expected JobFailed, got {other:?}"),
+    }
+    // Stored as the readable text Python's Job.result() raises as SerializationError.
+    let raw = redis.raw().await;
+    let bytes: Vec<u8> = raw.get(format!("arq:result:{}", bad.id())).await.unwrap();
+    let v = rmpv::decode::read_value(&mut &bytes[..]).unwrap();
+    let fields: Vec<(&str, &rmpv::Value)> = v
+        .as_map()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.as_str().unwrap(), v))
+        .collect();
+    let names: Vec<&str> = fields.iter().map(|(k, _)| *k).collect();
+    assert_eq!(names, ["t", "f", "a", "k", "et", "s", "r", "st", "ft", "q", "id"]);
+    assert_eq!(fields[5].1.as_bool(), Some(false));
+    assert_eq!(fields[6].1.as_str(), Some("MyError: my error: empty name"));
+    // the worker removed the job and its bookkeeping
+    let left: i64 = raw
+        .exists(vec![
+            format!("arq:job:{}", bad.id()),
+            format!("arq:in-progress:{}", bad.id()),
+            format!("arq:retry:{}", bad.id()),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+    let queued: i64 = raw.zcard("arq:queue").await.unwrap();
+    assert_eq!(queued, 0);
+}
+
+#[tokio::test]
+async fn retry_with_and_without_defer_then_max_tries() {
+    let redis = TestRedis::start();
+    let pool = redis.pool().await;
+    let raw = redis.raw().await;
+    // Retry() with no defer: runs again at the next poll; succeeds on the 3rd try.
+    let now_retry = flaky::enqueue(&pool, 3, 0).await.unwrap();
+    // Retry(defer): the score moves forward by the defer.
+    let deferred = flaky::enqueue(&pool, 2, 400).await.unwrap();
+    // Never succeeds within max_tries = 3: the 4th pick fails it.
+    let exhausted = flaky::enqueue(&pool, 10, 0).await.unwrap();
+
+    let settings = fast_settings().functions([flaky::FUNCTION]);
+    let worker = Worker::new(pool.clone(), settings).unwrap();
+    let stop = worker.shutdown_handle();
+    let handle = tokio::spawn(worker.run());
+
+    // While the deferred job waits, its score is in the future.
+    let mut saw_deferred = false;
+    for _ in 0..100 {
+        if deferred.status().await.unwrap() == JobStatus::Deferred {
+            saw_deferred = true;
+            let score: f64 = raw.zscore("arq:queue", deferred.id()).await.unwrap();
+            assert!(score as i64 > arq::now_ms() + 100);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(saw_deferred, "retried job was never deferred");
+
+    assert_eq!(now_retry.result(Duration::from_secs(10)).await.unwrap(), 3);
+    assert_eq!(deferred.result(Duration::from_secs(10)).await.unwrap(), 2);
+    match exhausted.result(Duration::from_secs(10)).await {
+        Err(Error::JobFailed { failure, .. }) => {
+            assert_eq!(failure.class, "JobExecutionFailed");
+            assert_eq!(failure.message, "max 3 retries exceeded");
+        }
+        other => panic!("expected max tries failure, got {other:?}"),
+    }
+    let info = exhausted.result_info().await.unwrap().unwrap();
+    assert_eq!(info.job.job_try, Some(4));
+    stop.shutdown();
+    let stats = handle.await.unwrap().unwrap();
+    assert_eq!(stats.complete, 2);
+    assert_eq!(stats.failed, 1);
+    // 2 retries + 1 retry + 3 retries
+    assert_eq!(stats.retried, 6);
+}
+
+#[tokio::test]
+async fn retry_jobs_false_makes_retry_a_failure() {
+    let redis = TestRedis::start();
+    let pool = redis.pool().await;
+    let job = flaky::enqueue(&pool, 5, 0).await.unwrap();
+    burst(
+        &pool,
+        fast_settings().functions([flaky::FUNCTION]).retry_jobs(false),
+    )
+    .await;
+    let f = job.result(Duration::from_secs(5)).await.unwrap_err();
+    let failure = f.job_failure().expect("job failure");
+    assert_eq!(failure.class, "Retry");
+}
+
+#[tokio::test]
+async fn per_job_and_worker_timeouts() {
+    let redis = TestRedis::start();
+    let pool = redis.pool().await;
+    // own timeout 200ms
+    let own = slow_with_own_timeout::enqueue(&pool, 2_000).await.unwrap();
+    let own_ok = slow_with_own_timeout::enqueue(&pool, 10).await.unwrap();
+    // worker-wide job_timeout 300ms
+    let global = sleep_ms::enqueue(&pool, 2_000).await.unwrap();
+    let global_ok = sleep_ms::enqueue(&pool, 10).await.unwrap();
+    let started = std::time::Instant::now();
+    burst(
+        &pool,
+        fast_settings()
+            .functions([slow_with_own_timeout::FUNCTION, sleep_ms::FUNCTION])
+            .job_timeout(Duration::from_millis(300)),
+    )
+    .await;
+    assert!(started.elapsed() < Duration::from_millis(1_900), "timeouts did not cut jobs short");
+    for (job, limit) in [(own, "200ms"), (global, "300ms")] {
+        let err = job.result(Duration::from_secs(1)).await.unwrap_err();
+        let f = err.job_failure().expect("failure");
+        assert!(f.is_timeout(), "{f}");
+        assert!(f.message.contains(limit), "{f}");
+        // timeouts are final: the job is gone from the queue
+        assert_eq!(job.status().await.unwrap(), JobStatus::Complete);
+    }
+    assert_eq!(own_ok.result(Duration::from_secs(1)).await.unwrap(), 10);
+    assert_eq!(global_ok.result(Duration::from_secs(1)).await.unwrap(), 10);
+}
+
+#[tokio::test]
+async fn keep_result_ttl_forever_and_none() {
+    let redis = TestRedis::start();
+    let pool = redis.pool().await;
+    let raw = redis.raw().await;
+    let short = keep_short::enqueue(&pool).await.unwrap();
+    let forever = keep_forever::enqueue(&pool).await.unwrap();
+    let none = keep_none::enqueue(&pool).job_id("none").await.unwrap();
+    let default = sleep_ms::enqueue(&pool, 0).await.unwrap();
+    burst(
+        &pool,
+        fast_settings().functions([
+            keep_short::FUNCTION,
+            keep_forever::FUNCTION,
+            keep_none::FUNCTION,
+            sleep_ms::FUNCTION,
+        ]),
+    )
+    .await;
+    let pttl = |id: String| {
+        let raw = raw.clone();
+        async move { raw.pttl::<i64, _>(format!("arq:result:{id}")).await.unwrap() }
+    };
+    let p = pttl(short.id().to_owned()).await;
+    assert!((4_000..=5_000).contains(&p), "keep_result 5s: pttl {p}");
+    assert_eq!(pttl(forever.id().to_owned()).await, -1, "forever: no TTL");
+    assert_eq!(pttl(none.id().to_owned()).await, -2, "keep 0: no result key");
+    let p = pttl(default.id().to_owned()).await;
+    assert!((3_590_000..=3_600_000).contains(&p), "default 3600s: pttl {p}");
+    assert_eq!(forever.result(Duration::from_secs(1)).await.unwrap(), 2);
+    assert_eq!(none.status().await.unwrap(), JobStatus::NotFound);
+    // with no result kept, the id can be used again (as in arq)
+    keep_none::enqueue(&pool).job_id("none").await.unwrap();
+
+    // Worker-wide keep_result_forever also applies to failures before a run (arq sent PX 0
+    // here and crashed).
+    pool.enqueue_job("missing_function", vec![]).job_id("gone").await.unwrap();
+    burst(&pool, fast_settings().functions([]).keep_result_forever(true)).await;
+    assert_eq!(pttl("gone".into()).await, -1);
+}
+
+#[tokio::test]
+async fn startup_state_reaches_jobs_and_shutdown_gets_it_back() {
+    let redis = TestRedis::start();
+    let pool = redis.pool().await;
+    let job = uses_state::enqueue(&pool).await.unwrap();
+    let torn_down = Arc::new(AtomicUsize::new(0));
+    let t = torn_down.clone();
+    let settings = fast_settings()
+        .functions([uses_state::FUNCTION])
+        .on_startup(|mut state: State| async move {
+            assert!(state.pool().is_some());
+            state.insert(Db {
+                url: "postgres://db".into(),
+            });
+            Ok::<_, std::io::Error>(state)
+        })
+        .on_shutdown(move |mut state: State| {
+            let t = t.clone();
+            async move {
+                if let Some(db) = state.remove::<Db>() {
+                    assert_eq!(db.url, "postgres://db");
+                    t.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        });
+    burst(&pool, settings).await;
+    assert_eq!(job.result(Duration::from_secs(1)).await.unwrap(), "postgres://db");
+    assert_eq!(torn_down.load(Ordering::SeqCst), 1);
+
+    // Without the state, the job fails with a message that says what is missing.
+    let job = uses_state::enqueue(&pool).await.unwrap();
+    burst(&pool, fast_settings().functions([uses_state::FUNCTION])).await;
+    let err = job.result(Duration::from_secs(1)).await.unwrap_err();
+    assert!(err.to_string().contains("insert it in on_startup"), "{err}");
+}
+
+#[tokio::test]
+async fn hooks_run_around_jobs() {
+    let redis = TestRedis::start();
+    let pool = redis.pool().await;
+    let log = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let (a, b, c) = (log.clone(), log.clone(), log.clone());
+    sleep_ms::enqueue(&pool, 1).job_id("h").await.unwrap();
+    let settings = fast_settings()
+        .functions([sleep_ms::FUNCTION])
+        .on_job_start(move |ctx| {
+            let a = a.clone();
+            async move { a.lock().unwrap().push(format!("start {}", ctx.job_id())) }
+        })
+        .on_job_end(move |ctx| {
+            let b = b.clone();
+            async move { b.lock().unwrap().push(format!("end {}", ctx.job_id())) }
+        })
+        .after_job_end(move |ctx| {
+            let c = c.clone();
+            async move { c.lock().unwrap().push(format!("after {}", ctx.job_id())) }
+        });
+    burst(&pool, settings).await;
+    assert_eq!(*log.lock().unwrap(), ["start h", "end h", "after h"]);
+}
+
+#[tokio::test]
+async fn max_jobs_is_honoured_and_burst_exits() {
+    let redis = TestRedis::start();
+    let pool = redis.pool().await;
+    let mut jobs = Vec::new();
+    for _ in 0..12 {
+        jobs.push(count_concurrency::enqueue(&pool, 100).await.unwrap());
+    }
+    let stats = burst(
+        &pool,
+        fast_settings()
+            .functions([count_concurrency::FUNCTION])
+            .max_jobs(3),
+    )
+    .await;
+    assert_eq!(stats.complete, 12);
+    assert_eq!(PEAK.load(Ordering::SeqCst), 3, "peak concurrency");
+    assert_eq!(pool.queue_size("arq:queue").await.unwrap(), 0);
+    for j in jobs {
+        j.result(Duration::from_secs(1)).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn max_burst_jobs_stops_after_n() {
+    let redis = TestRedis::start();
+    let pool = redis.pool().await;
+    for _ in 0..5 {
+        sleep_ms::enqueue(&pool, 0).await.unwrap();
+    }
+    let stats = burst(
+        &pool,
+        fast_settings()
+            .functions([sleep_ms::FUNCTION])
+            .max_jobs(1)
+            .max_burst_jobs(2),
+    )
+    .await;
+    assert_eq!(stats.started, 2);
+    assert_eq!(pool.queue_size("arq:queue").await.unwrap(), 3);
+}
+
+#[tokio::test]
+async fn poison_input_fails_one_job_and_spares_the_rest() {
+    let redis = TestRedis::start();
+    let pool = redis.pool().await;
+    let raw = redis.raw().await;
+    // garbage bytes in a job key
+    let _: () = raw
+        .set("arq:job:garbage", b"\xc1\xff\x00not msgpack".as_slice(), None, None, false)
+        .await
+        .unwrap();
+    let _: () = raw.zadd("arq:queue", None, None, false, false, (1.0, "garbage")).await.unwrap();
+    // a queue entry whose job key is gone
+    let _: () = raw.zadd("arq:queue", None, None, false, false, (1.0, "expired")).await.unwrap();
+    // an unknown function, and wrong argument types/arity
+    let unknown = pool.enqueue_job("no_such_job", vec![]).await.unwrap();
+    let wrong_type = pool
+        .enqueue_job("sleep_ms", vec![Value::from("not a number")])
+        .await
+        .unwrap();
+    let wrong_arity = pool
+        .enqueue_job("sleep_ms", vec![Value::from(1), Value::from(2)])
+        .await
+        .unwrap();
+    let good = sleep_ms::enqueue(&pool, 1).await.unwrap();
+
+    let stats = burst(&pool, fast_settings().functions([sleep_ms::FUNCTION])).await;
+    assert_eq!((stats.complete, stats.failed), (1, 5));
+    assert_eq!(good.result(Duration::from_secs(1)).await.unwrap(), 1);
+
+    let failure = |id: &str| {
+        let job = pool.job::<Value>(id);
+        async move {
+            job.result(Duration::from_secs(1))
+                .await
+                .unwrap_err()
+                .job_failure()
+                .cloned()
+                .unwrap()
+        }
+    };
+    let f = failure("garbage").await;
+    assert_eq!(f.class, "DeserializationError");
+    assert!(f.message.starts_with("unable to deserialize job"), "{f}");
+    let f = failure("expired").await;
+    assert_eq!((f.class.as_str(), f.message.as_str()), ("JobExecutionFailed", "job expired"));
+    let f = failure(unknown.id()).await;
+    assert_eq!(f.message, "function 'no_such_job' not found");
+    let f = failure(wrong_type.id()).await;
+    assert_eq!(f.class, "TypeError");
+    assert!(f.message.contains("argument 'ms'"), "{f}");
+    let f = failure(wrong_arity.id()).await;
+    assert_eq!(f.message, "sleep_ms() takes 1 positional argument but 2 were given");
+    // nothing is left behind in the queue
+    assert_eq!(pool.queue_size("arq:queue").await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn keyword_arguments_reach_parameters_by_name() {
+    let redis = TestRedis::start();
+    let pool = redis.pool().await;
+    let job = pool
+        .enqueue_job("greet", vec![])
+        .kwarg("name", "bob")
+        .job_id("kw")
+        .await
+        .unwrap()
+        .typed::<String>();
+    burst(&pool, fast_settings().functions([greet::FUNCTION])).await;
+    assert_eq!(
+        job.result(Duration::from_secs(1)).await.unwrap(),
+        "hello bob from kw try 1"
+    );
+}
+
+#[tokio::test]
+async fn default_function_table_is_everything_linked() {
+    let redis = TestRedis::start();
+    let pool = redis.pool().await;
+    let worker = Worker::new(pool, WorkerSettings::new()).unwrap();
+    let names = worker.function_names();
+    for expected in ["greet", "flaky", "sleep_ms", "keep_forever", "uses_state"] {
+        assert!(names.contains(&expected), "{expected} missing from {names:?}");
+    }
+    // duplicate names are refused
+    let err = Worker::new(
+        redis.pool().await,
+        WorkerSettings::new().functions([greet::FUNCTION, greet::FUNCTION]),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("\"greet\""), "{err}");
+}
+
+#[tokio::test]
+async fn health_check_record_has_arqs_format() {
+    let redis = TestRedis::start();
+    let pool = redis.pool().await;
+    sleep_ms::enqueue(&pool, 300).await.unwrap();
+    let worker = Worker::new(pool.clone(), fast_settings().functions([sleep_ms::FUNCTION])).unwrap();
+    let stop = worker.shutdown_handle();
+    let run = tokio::spawn(worker.run());
+    let mut record = None;
+    for _ in 0..100 {
+        record = pool.health_check("arq:queue").await.unwrap();
+        if record.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let record = record.expect("health record written");
+    // e.g. "Nov-28 22:28:11 j_complete=0 j_failed=0 j_retried=0 j_ongoing=1 queued=1"
+    let parts: Vec<&str> = record.split(' ').collect();
+    assert_eq!(parts.len(), 7, "{record}");
+    assert_eq!(parts[0].len(), 6, "{record}");
+    assert_eq!(parts[1].len(), 8, "{record}");
+    for (part, name) in parts[2..].iter().zip(["j_complete", "j_failed", "j_retried", "j_ongoing", "queued"]) {
+        let (k, v) = part.split_once('=').unwrap();
+        assert_eq!(k, name);
+        v.parse::<u64>().unwrap();
+    }
+    let raw = redis.raw().await;
+    let ttl: i64 = raw.pttl("arq:queue:health-check").await.unwrap();
+    assert!((3_590_000..=3_601_000).contains(&ttl), "ttl {ttl}");
+    stop.shutdown();
+    run.await.unwrap().unwrap();
+    assert_eq!(pool.health_check("arq:queue").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn shutdown_cancels_running_jobs_back_to_the_queue() {
+    let redis = TestRedis::start();
+    let pool = redis.pool().await;
+    let raw = redis.raw().await;
+    let job = sleep_ms::enqueue(&pool, 10_000).await.unwrap();
+    let worker = Worker::new(pool.clone(), fast_settings().functions([sleep_ms::FUNCTION])).unwrap();
+    let stop = worker.shutdown_handle();
+    let run = tokio::spawn(worker.run());
+    for _ in 0..200 {
+        if job.status().await.unwrap() == JobStatus::InProgress {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(job.status().await.unwrap(), JobStatus::InProgress);
+    let started = std::time::Instant::now();
+    stop.shutdown();
+    run.await.unwrap().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // back in the queue, lease dropped, job record intact
+    assert_eq!(job.status().await.unwrap(), JobStatus::Queued);
+    let ip: i64 = raw.exists(format!("arq:in-progress:{}", job.id())).await.unwrap();
+    assert_eq!(ip, 0);
+    assert!(job.info().await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn in_progress_lease_is_sized_from_the_jobs_own_timeout() {
+    let redis = TestRedis::start();
+    let pool = redis.pool().await;
+    let raw = redis.raw().await;
+    let job = slow_with_own_timeout::enqueue(&pool, 150).await.unwrap();
+    let worker = Worker::new(
+        pool.clone(),
+        fast_settings()
+            .functions([slow_with_own_timeout::FUNCTION, sleep_ms::FUNCTION])
+            .job_timeout(Duration::from_secs(600)),
+    )
+    .unwrap();
+    let stop = worker.shutdown_handle();
+    let run = tokio::spawn(worker.run());
+    let key = format!("arq:in-progress:{}", job.id());
+    let mut seen = None;
+    for _ in 0..100 {
+        let token: Option<String> = raw.get(&key).await.unwrap();
+        let ttl: i64 = raw.pttl(&key).await.unwrap();
+        if token.is_some() && ttl > 0 && ttl < 60_000 {
+            seen = Some((token.unwrap(), ttl));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let (token, ttl) = seen.expect("lease shrunk to the job's timeout + 10s");
+    assert!(ttl <= 10_200, "ttl {ttl}");
+    assert_ne!(token, "1", "the lease holds a fencing token");
+    job.result(Duration::from_secs(5)).await.unwrap();
+    stop.shutdown();
+    run.await.unwrap().unwrap();
+}
