@@ -11,7 +11,11 @@ use std::time::{Duration, Instant};
 async fn send_email(ctx: &Ctx, to: String, subject: String) -> Result<String, std::io::Error> {
     // pretend to talk to a mail server
     tokio::time::sleep(Duration::from_millis(5)).await;
-    Ok(format!("sent {subject:?} to {to} (job {}, try {})", ctx.job_id(), ctx.job_try()))
+    Ok(format!(
+        "sent {subject:?} to {to} (job {}, try {})",
+        ctx.job_id(),
+        ctx.job_try()
+    ))
 }
 
 /// A job that asks to be retried once.
@@ -27,8 +31,7 @@ async fn flaky_lookup(ctx: &Ctx, n: u64) -> anyhow::Result<u64> {
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
@@ -54,7 +57,10 @@ async fn main() -> anyhow::Result<()> {
     println!("{sent}");
 
     let retried = flaky_lookup::enqueue(&pool, 21).queue_name(&queue).await?;
-    println!("flaky_lookup(21) = {} after a retry", retried.result(Duration::from_secs(30)).await?);
+    println!(
+        "flaky_lookup(21) = {} after a retry",
+        retried.result(Duration::from_secs(30)).await?
+    );
 
     // A first throughput figure: 1,000 jobs through the same worker.
     let n = 1_000;

@@ -55,7 +55,11 @@ async fn download_content(ctx: &Ctx, url: String) -> anyhow::Result<usize> {
     let http = ctx.state::<HttpClient>()?;
     match http.get(&url).await {
         Ok(body) => {
-            ctx.state::<Db>()?.pages.lock().unwrap().insert(url, body.len());
+            ctx.state::<Db>()?
+                .pages
+                .lock()
+                .unwrap()
+                .insert(url, body.len());
             Ok(body.len())
         }
         Err(Status(429)) => {
@@ -99,7 +103,7 @@ fn settings() -> WorkerSettings {
             });
             state.insert(Db::default());
             tracing::info!("startup: http client and db ready");
-            Ok::<_, std::convert::Infallible>(state)
+            Ok(state)
         })
         .on_shutdown(|mut state: State| async move {
             if let Some(db) = state.remove::<Db>() {
@@ -125,7 +129,9 @@ async fn enqueue() -> anyhow::Result<()> {
         Err(e) if e.is_duplicate() => println!("crawl already queued: {e}"),
         Err(e) => return Err(e.into()),
     }
-    let job = count_pages::enqueue(&pool).defer_by(Duration::from_secs(2)).await?;
+    let job = count_pages::enqueue(&pool)
+        .defer_by(Duration::from_secs(2))
+        .await?;
     println!("enqueued count_pages, deferred 2s, as {}", job.id());
     Ok(())
 }

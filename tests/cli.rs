@@ -39,11 +39,22 @@ fn child_process() {
 
 fn spawn_cli(args: &[&str], no_jobs: bool) -> Child {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args(["--exact", "child_process", "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, std::iter::once("arq-cli").chain(args.iter().copied()).collect::<Vec<_>>().join("\u{1f}"))
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.args([
+        "--exact",
+        "child_process",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(
+        CHILD_ENV,
+        std::iter::once("arq-cli")
+            .chain(args.iter().copied())
+            .collect::<Vec<_>>()
+            .join("\u{1f}"),
+    )
+    .env("RUST_LOG", "info")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     if no_jobs {
         cmd.env("ARQ_TEST_NO_JOBS", "1");
     }
@@ -87,15 +98,29 @@ async fn stop_with_signal(sig: &str) {
     let pool = redis.pool().await;
     let raw = redis.raw().await;
     let queue = format!("cli:{sig}");
-    let job = cli_slow::enqueue(&pool, 30_000).queue_name(&queue).await.unwrap();
+    let job = cli_slow::enqueue(&pool, 30_000)
+        .queue_name(&queue)
+        .await
+        .unwrap();
     let url = redis.url();
     let mut child = spawn_cli(
-        &["run", "--redis-url", &url, "--queue", &queue, "--poll-delay", "0.02"],
+        &[
+            "run",
+            "--redis-url",
+            &url,
+            "--queue",
+            &queue,
+            "--poll-delay",
+            "0.02",
+        ],
         false,
     );
     let deadline = Instant::now() + Duration::from_secs(20);
     while job.status().await.unwrap() != JobStatus::InProgress {
-        assert!(Instant::now() < deadline, "the worker never started the job");
+        assert!(
+            Instant::now() < deadline,
+            "the worker never started the job"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let health: Option<String> = raw.get(format!("{queue}:health-check")).await.unwrap();
@@ -104,12 +129,19 @@ async fn stop_with_signal(sig: &str) {
     let sent = Instant::now();
     signal(&child, sig);
     let status = wait_exit(&mut child, Duration::from_secs(10));
-    assert!(status.success(), "exit status {status:?}: {}", output_of(child));
+    assert!(
+        status.success(),
+        "exit status {status:?}: {}",
+        output_of(child)
+    );
     assert!(sent.elapsed() < Duration::from_secs(5));
     // The job went back to the queue: lease released, record intact; health key removed.
     assert_eq!(job.status().await.unwrap(), JobStatus::Queued);
     let left: i64 = raw
-        .exists(vec![format!("arq:in-progress:{}", job.id()), format!("{queue}:health-check")])
+        .exists(vec![
+            format!("arq:in-progress:{}", job.id()),
+            format!("{queue}:health-check"),
+        ])
         .await
         .unwrap();
     assert_eq!(left, 0);
@@ -136,7 +168,19 @@ async fn burst_run_drains_the_queue_and_exits_zero() {
         jobs.push(cli_slow::enqueue(&pool, i).queue_name(queue).await.unwrap());
     }
     let url = redis.url();
-    let mut child = spawn_cli(&["run", "--burst", "--redis-url", &url, "--queue", queue, "--max-jobs", "2"], false);
+    let mut child = spawn_cli(
+        &[
+            "run",
+            "--burst",
+            "--redis-url",
+            &url,
+            "--queue",
+            queue,
+            "--max-jobs",
+            "2",
+        ],
+        false,
+    );
     let status = wait_exit(&mut child, Duration::from_secs(20));
     assert!(status.success(), "{}", output_of(child));
     for (i, j) in jobs.iter().enumerate() {
@@ -149,17 +193,36 @@ async fn check_exits_zero_with_a_health_record_and_one_without() {
     let redis = TestRedis::start();
     let raw = redis.raw().await;
     let url = redis.url();
-    let mut child = spawn_cli(&["check", "--redis-url", &url, "--queue", "cli:check"], true);
+    let mut child = spawn_cli(
+        &["check", "--redis-url", &url, "--queue", "cli:check"],
+        true,
+    );
     let status = wait_exit(&mut child, Duration::from_secs(20));
     assert_eq!(status.code(), Some(1));
     assert!(output_of(child).contains("Health check failed: no health check sentinel value found"));
 
     let _: () = raw
-        .set("cli:check:health-check", "Nov-28 22:28:11 j_complete=0 j_failed=0 j_retried=0 j_ongoing=0 queued=0", None, None, false)
+        .set(
+            "cli:check:health-check",
+            "Nov-28 22:28:11 j_complete=0 j_failed=0 j_retried=0 j_ongoing=0 queued=0",
+            None,
+            None,
+            false,
+        )
         .await
         .unwrap();
     // `run --check` is the same as `check`.
-    let mut child = spawn_cli(&["run", "--check", "--redis-url", &url, "--queue", "cli:check"], true);
+    let mut child = spawn_cli(
+        &[
+            "run",
+            "--check",
+            "--redis-url",
+            &url,
+            "--queue",
+            "cli:check",
+        ],
+        true,
+    );
     let status = wait_exit(&mut child, Duration::from_secs(20));
     assert_eq!(status.code(), Some(0));
     assert!(output_of(child).contains("Health check successful: Nov-28 22:28:11 j_complete=0"));
@@ -173,7 +236,10 @@ async fn a_binary_without_jobs_explains_how_to_build_a_worker() {
     let status = wait_exit(&mut child, Duration::from_secs(20));
     assert_eq!(status.code(), Some(2));
     let out = output_of(child);
-    assert!(out.contains("no job functions are linked into this binary"), "{out}");
+    assert!(
+        out.contains("no job functions are linked into this binary"),
+        "{out}"
+    );
     assert!(out.contains("arq_cli::main_with"), "{out}");
 }
 

@@ -39,7 +39,10 @@ async fn stored_record_matches_python_arq_byte_layout() {
     let keys: Vec<String> = raw.custom(fred::cmd!("KEYS"), vec!["*"]).await.unwrap();
     let mut keys = keys;
     keys.sort();
-    assert_eq!(keys, vec!["arq:job:job-1".to_string(), "arq:queue".to_string()]);
+    assert_eq!(
+        keys,
+        vec!["arq:job:job-1".to_string(), "arq:queue".to_string()]
+    );
     let bytes: Vec<u8> = raw.get("arq:job:job-1").await.unwrap();
 
     // Decode with a generic msgpack reader and check every field, in Python's order.
@@ -55,7 +58,10 @@ async fn stored_record_matches_python_arq_byte_layout() {
     );
     assert_eq!(map[3].1, rmpv::Value::Map(vec![]));
     let et = map[4].1.as_i64().unwrap();
-    assert!((before..=after).contains(&et), "et {et} not in [{before}, {after}]");
+    assert!(
+        (before..=after).contains(&et),
+        "et {et} not in [{before}, {after}]"
+    );
     // Timestamps are msgpack uint64 (0xcf), keys are fixstr (0xa1..), as msgpack.packb writes.
     assert_eq!(&bytes[..4], &[0x85, 0xa1, b't', 0xc0]);
     let et_pos = bytes.len() - 9;
@@ -85,10 +91,17 @@ async fn defer_by_defer_until_expires_and_job_try() {
     let delta = score as i64 - now_ms();
     assert!((59_000..=60_500).contains(&delta), "defer_by delta {delta}");
     let pttl: i64 = raw.pttl("arq:job:by").await.unwrap();
-    assert!((86_400_000 + 59_000..=86_460_000).contains(&pttl), "pttl {pttl}");
+    assert!(
+        (86_400_000 + 59_000..=86_460_000).contains(&pttl),
+        "pttl {pttl}"
+    );
 
     let at = chrono::Utc::now() + chrono::Duration::seconds(3600);
-    add::enqueue(&pool, 1, 1).job_id("until").defer_until(at).await.unwrap();
+    add::enqueue(&pool, 1, 1)
+        .job_id("until")
+        .defer_until(at)
+        .await
+        .unwrap();
     let score: f64 = raw.zscore("arq:queue", "until").await.unwrap();
     assert_eq!(score as i64, at.timestamp_millis());
 
@@ -149,8 +162,15 @@ async fn duplicate_job_id_is_not_enqueued_while_job_or_result_exists() {
     // Only a result left: still refused (arq checks both keys).
     let _: () = raw.del("arq:job:dup").await.unwrap();
     let _: () = raw.zrem("arq:queue", "dup").await.unwrap();
-    let _: () = raw.set("arq:result:dup", "x", None, None, false).await.unwrap();
-    assert!(add::enqueue(&pool, 1, 2).job_id("dup").await.unwrap_err().is_duplicate());
+    let _: () = raw
+        .set("arq:result:dup", "x", None, None, false)
+        .await
+        .unwrap();
+    assert!(add::enqueue(&pool, 1, 2)
+        .job_id("dup")
+        .await
+        .unwrap_err()
+        .is_duplicate());
     // Neither: accepted again.
     let _: () = raw.del("arq:result:dup").await.unwrap();
     add::enqueue(&pool, 1, 2).job_id("dup").await.unwrap();
@@ -169,7 +189,13 @@ async fn status_of_deferred_queued_in_progress_and_not_found() {
     let queued = add::enqueue(&pool, 1, 1).await.unwrap();
     assert_eq!(queued.status().await.unwrap(), JobStatus::Queued);
     let _: () = raw
-        .set(format!("arq:in-progress:{}", queued.id()), "1", None, None, false)
+        .set(
+            format!("arq:in-progress:{}", queued.id()),
+            "1",
+            None,
+            None,
+            false,
+        )
         .await
         .unwrap();
     assert_eq!(queued.status().await.unwrap(), JobStatus::InProgress);
@@ -190,7 +216,10 @@ async fn status_of_deferred_queued_in_progress_and_not_found() {
     let elsewhere = add::enqueue(&pool, 1, 1).queue_name("q3").await.unwrap();
     let by_id = pool.job::<i64>(elsewhere.id());
     assert_eq!(by_id.status().await.unwrap(), JobStatus::NotFound);
-    assert_eq!(by_id.in_queue("q3").status().await.unwrap(), JobStatus::Queued);
+    assert_eq!(
+        by_id.in_queue("q3").status().await.unwrap(),
+        JobStatus::Queued
+    );
 }
 
 #[tokio::test]
@@ -218,4 +247,71 @@ async fn untyped_enqueue_with_kwargs_writes_python_shapes() {
     );
     assert!(info.score.is_some());
     assert_eq!(info.job_try, None);
+}
+
+#[tokio::test]
+async fn password_and_database_from_the_url() {
+    let redis = TestRedis::start_with(&["--requirepass", "s3cret"]);
+    let url = format!("redis://:s3cret@127.0.0.1:{}/3", redis.port);
+    let settings = arq::RedisSettings::from_url(&url).unwrap();
+    assert_eq!(settings.database, 3);
+    assert_eq!(settings.password.as_deref(), Some("s3cret"));
+    // the password is not printed
+    assert!(!format!("{settings:?}").contains("s3cret"));
+    let pool = arq::create_pool(settings).await.unwrap();
+    add::enqueue(&pool, 1, 2).job_id("in-db-3").await.unwrap();
+
+    let raw = fred::prelude::Builder::from_config(fred::prelude::Config::from_url(&url).unwrap())
+        .build()
+        .unwrap();
+    raw.init().await.unwrap();
+    let n: i64 = raw.exists("arq:job:in-db-3").await.unwrap();
+    assert_eq!(n, 1, "the job is in database 3");
+    let _: () = raw.custom(fred::cmd!("SELECT"), vec![0]).await.unwrap();
+    let n: i64 = raw.exists("arq:job:in-db-3").await.unwrap();
+    assert_eq!(n, 0, "and not in database 0");
+
+    // A wrong password is a clear error, after the configured retries.
+    let mut bad =
+        arq::RedisSettings::from_url(&format!("redis://:nope@127.0.0.1:{}", redis.port)).unwrap();
+    bad.conn_retries = 1;
+    bad.conn_retry_delay = Duration::from_millis(10);
+    let err = arq::create_pool(bad).await.unwrap_err();
+    assert!(matches!(err, Error::Backend(_)), "{err}");
+    assert!(err.to_string().contains("after 2 attempts"), "{err}");
+}
+
+#[tokio::test]
+async fn connecting_to_nothing_fails_after_the_retries() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut settings = arq::RedisSettings::from_url(&format!("redis://127.0.0.1:{port}")).unwrap();
+    settings.conn_retries = 2;
+    settings.conn_retry_delay = Duration::from_millis(20);
+    let started = std::time::Instant::now();
+    let err = arq::create_pool(settings).await.unwrap_err();
+    assert!(
+        err.to_string().contains("could not connect to redis"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("after 3 attempts"), "{err}");
+    assert!(started.elapsed() >= Duration::from_millis(40));
+}
+
+#[test]
+fn redis_urls_are_parsed_like_python_settings() {
+    let s = arq::RedisSettings::from_url("rediss://user:pw@example.com:6380/2").unwrap();
+    assert_eq!(
+        (s.host.as_str(), s.port, s.database, s.ssl),
+        ("example.com", 6380, 2, true)
+    );
+    assert_eq!(s.username.as_deref(), Some("user"));
+    let d = arq::RedisSettings::from_url("redis://localhost").unwrap();
+    assert_eq!(
+        (d.port, d.database, d.ssl, d.conn_retries),
+        (6379, 0, false, 5)
+    );
+    assert!(arq::RedisSettings::from_url("http://nope").is_err());
 }

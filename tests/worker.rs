@@ -24,7 +24,11 @@ async fn greet(ctx: &Ctx, name: String) -> Result<String, MyError> {
     if name.is_empty() {
         return Err(MyError("empty name".into()));
     }
-    Ok(format!("hello {name} from {} try {}", ctx.job_id(), ctx.job_try()))
+    Ok(format!(
+        "hello {name} from {} try {}",
+        ctx.job_id(),
+        ctx.job_try()
+    ))
 }
 
 #[arq::job(max_tries = 3)]
@@ -98,7 +102,10 @@ async fn typed_result_and_typed_failure() {
     common::init_tracing();
     let redis = TestRedis::start();
     let pool = redis.pool().await;
-    let ok = greet::enqueue(&pool, "ann".into()).job_id("g1").await.unwrap();
+    let ok = greet::enqueue(&pool, "ann".into())
+        .job_id("g1")
+        .await
+        .unwrap();
     let bad = greet::enqueue(&pool, String::new()).await.unwrap();
     let stats = burst(&pool, fast_settings().functions([greet::FUNCTION])).await;
     assert_eq!((stats.complete, stats.failed), (1, 1));
@@ -132,7 +139,10 @@ async fn typed_result_and_typed_failure() {
         .map(|(k, v)| (k.as_str().unwrap(), v))
         .collect();
     let names: Vec<&str> = fields.iter().map(|(k, _)| *k).collect();
-    assert_eq!(names, ["t", "f", "a", "k", "et", "s", "r", "st", "ft", "q", "id"]);
+    assert_eq!(
+        names,
+        ["t", "f", "a", "k", "et", "s", "r", "st", "ft", "q", "id"]
+    );
     assert_eq!(fields[5].1.as_bool(), Some(false));
     assert_eq!(fields[6].1.as_str(), Some("MyError: my error: empty name"));
     // the worker removed the job and its bookkeeping
@@ -205,7 +215,9 @@ async fn retry_jobs_false_makes_retry_a_failure() {
     let job = flaky::enqueue(&pool, 5, 0).await.unwrap();
     burst(
         &pool,
-        fast_settings().functions([flaky::FUNCTION]).retry_jobs(false),
+        fast_settings()
+            .functions([flaky::FUNCTION])
+            .retry_jobs(false),
     )
     .await;
     let f = job.result(Duration::from_secs(5)).await.unwrap_err();
@@ -231,7 +243,10 @@ async fn per_job_and_worker_timeouts() {
             .job_timeout(Duration::from_millis(300)),
     )
     .await;
-    assert!(started.elapsed() < Duration::from_millis(1_900), "timeouts did not cut jobs short");
+    assert!(
+        started.elapsed() < Duration::from_millis(1_900),
+        "timeouts did not cut jobs short"
+    );
     for (job, limit) in [(own, "200ms"), (global, "300ms")] {
         let err = job.result(Duration::from_secs(1)).await.unwrap_err();
         let f = err.job_failure().expect("failure");
@@ -265,14 +280,25 @@ async fn keep_result_ttl_forever_and_none() {
     .await;
     let pttl = |id: String| {
         let raw = raw.clone();
-        async move { raw.pttl::<i64, _>(format!("arq:result:{id}")).await.unwrap() }
+        async move {
+            raw.pttl::<i64, _>(format!("arq:result:{id}"))
+                .await
+                .unwrap()
+        }
     };
     let p = pttl(short.id().to_owned()).await;
     assert!((4_000..=5_000).contains(&p), "keep_result 5s: pttl {p}");
     assert_eq!(pttl(forever.id().to_owned()).await, -1, "forever: no TTL");
-    assert_eq!(pttl(none.id().to_owned()).await, -2, "keep 0: no result key");
+    assert_eq!(
+        pttl(none.id().to_owned()).await,
+        -2,
+        "keep 0: no result key"
+    );
     let p = pttl(default.id().to_owned()).await;
-    assert!((3_590_000..=3_600_000).contains(&p), "default 3600s: pttl {p}");
+    assert!(
+        (3_590_000..=3_600_000).contains(&p),
+        "default 3600s: pttl {p}"
+    );
     assert_eq!(forever.result(Duration::from_secs(1)).await.unwrap(), 2);
     assert_eq!(none.status().await.unwrap(), JobStatus::NotFound);
     // with no result kept, the id can be used again (as in arq)
@@ -280,8 +306,15 @@ async fn keep_result_ttl_forever_and_none() {
 
     // Worker-wide keep_result_forever also applies to failures before a run (arq sent PX 0
     // here and crashed).
-    pool.enqueue_job("missing_function", vec![]).job_id("gone").await.unwrap();
-    burst(&pool, fast_settings().functions([]).keep_result_forever(true)).await;
+    pool.enqueue_job("missing_function", vec![])
+        .job_id("gone")
+        .await
+        .unwrap();
+    burst(
+        &pool,
+        fast_settings().functions([]).keep_result_forever(true),
+    )
+    .await;
     assert_eq!(pttl("gone".into()).await, -1);
 }
 
@@ -299,7 +332,7 @@ async fn startup_state_reaches_jobs_and_shutdown_gets_it_back() {
             state.insert(Db {
                 url: "postgres://db".into(),
             });
-            Ok::<_, std::io::Error>(state)
+            Ok(state)
         })
         .on_shutdown(move |mut state: State| {
             let t = t.clone();
@@ -311,7 +344,10 @@ async fn startup_state_reaches_jobs_and_shutdown_gets_it_back() {
             }
         });
     burst(&pool, settings).await;
-    assert_eq!(job.result(Duration::from_secs(1)).await.unwrap(), "postgres://db");
+    assert_eq!(
+        job.result(Duration::from_secs(1)).await.unwrap(),
+        "postgres://db"
+    );
     assert_eq!(torn_down.load(Ordering::SeqCst), 1);
 
     // Without the state, the job fails with a message that says what is missing.
@@ -395,12 +431,24 @@ async fn poison_input_fails_one_job_and_spares_the_rest() {
     let raw = redis.raw().await;
     // garbage bytes in a job key
     let _: () = raw
-        .set("arq:job:garbage", b"\xc1\xff\x00not msgpack".as_slice(), None, None, false)
+        .set(
+            "arq:job:garbage",
+            b"\xc1\xff\x00not msgpack".as_slice(),
+            None,
+            None,
+            false,
+        )
         .await
         .unwrap();
-    let _: () = raw.zadd("arq:queue", None, None, false, false, (1.0, "garbage")).await.unwrap();
+    let _: () = raw
+        .zadd("arq:queue", None, None, false, false, (1.0, "garbage"))
+        .await
+        .unwrap();
     // a queue entry whose job key is gone
-    let _: () = raw.zadd("arq:queue", None, None, false, false, (1.0, "expired")).await.unwrap();
+    let _: () = raw
+        .zadd("arq:queue", None, None, false, false, (1.0, "expired"))
+        .await
+        .unwrap();
     // an unknown function, and wrong argument types/arity
     let unknown = pool.enqueue_job("no_such_job", vec![]).await.unwrap();
     let wrong_type = pool
@@ -432,14 +480,20 @@ async fn poison_input_fails_one_job_and_spares_the_rest() {
     assert_eq!(f.class, "DeserializationError");
     assert!(f.message.starts_with("unable to deserialize job"), "{f}");
     let f = failure("expired").await;
-    assert_eq!((f.class.as_str(), f.message.as_str()), ("JobExecutionFailed", "job expired"));
+    assert_eq!(
+        (f.class.as_str(), f.message.as_str()),
+        ("JobExecutionFailed", "job expired")
+    );
     let f = failure(unknown.id()).await;
     assert_eq!(f.message, "function 'no_such_job' not found");
     let f = failure(wrong_type.id()).await;
     assert_eq!(f.class, "TypeError");
     assert!(f.message.contains("argument 'ms'"), "{f}");
     let f = failure(wrong_arity.id()).await;
-    assert_eq!(f.message, "sleep_ms() takes 1 positional argument but 2 were given");
+    assert_eq!(
+        f.message,
+        "sleep_ms() takes 1 positional argument but 2 were given"
+    );
     // nothing is left behind in the queue
     assert_eq!(pool.queue_size("arq:queue").await.unwrap(), 0);
 }
@@ -469,7 +523,10 @@ async fn default_function_table_is_everything_linked() {
     let worker = Worker::new(pool, WorkerSettings::new()).unwrap();
     let names = worker.function_names();
     for expected in ["greet", "flaky", "sleep_ms", "keep_forever", "uses_state"] {
-        assert!(names.contains(&expected), "{expected} missing from {names:?}");
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
     }
     // duplicate names are refused
     let err = Worker::new(
@@ -485,7 +542,11 @@ async fn health_check_record_has_arqs_format() {
     let redis = TestRedis::start();
     let pool = redis.pool().await;
     sleep_ms::enqueue(&pool, 300).await.unwrap();
-    let worker = Worker::new(pool.clone(), fast_settings().functions([sleep_ms::FUNCTION])).unwrap();
+    let worker = Worker::new(
+        pool.clone(),
+        fast_settings().functions([sleep_ms::FUNCTION]),
+    )
+    .unwrap();
     let stop = worker.shutdown_handle();
     let run = tokio::spawn(worker.run());
     let mut record = None;
@@ -502,7 +563,11 @@ async fn health_check_record_has_arqs_format() {
     assert_eq!(parts.len(), 7, "{record}");
     assert_eq!(parts[0].len(), 6, "{record}");
     assert_eq!(parts[1].len(), 8, "{record}");
-    for (part, name) in parts[2..].iter().zip(["j_complete", "j_failed", "j_retried", "j_ongoing", "queued"]) {
+    for (part, name) in
+        parts[2..]
+            .iter()
+            .zip(["j_complete", "j_failed", "j_retried", "j_ongoing", "queued"])
+    {
         let (k, v) = part.split_once('=').unwrap();
         assert_eq!(k, name);
         v.parse::<u64>().unwrap();
@@ -521,7 +586,11 @@ async fn shutdown_cancels_running_jobs_back_to_the_queue() {
     let pool = redis.pool().await;
     let raw = redis.raw().await;
     let job = sleep_ms::enqueue(&pool, 10_000).await.unwrap();
-    let worker = Worker::new(pool.clone(), fast_settings().functions([sleep_ms::FUNCTION])).unwrap();
+    let worker = Worker::new(
+        pool.clone(),
+        fast_settings().functions([sleep_ms::FUNCTION]),
+    )
+    .unwrap();
     let stop = worker.shutdown_handle();
     let run = tokio::spawn(worker.run());
     for _ in 0..200 {
@@ -537,7 +606,10 @@ async fn shutdown_cancels_running_jobs_back_to_the_queue() {
     assert!(started.elapsed() < Duration::from_secs(5));
     // back in the queue, lease dropped, job record intact
     assert_eq!(job.status().await.unwrap(), JobStatus::Queued);
-    let ip: i64 = raw.exists(format!("arq:in-progress:{}", job.id())).await.unwrap();
+    let ip: i64 = raw
+        .exists(format!("arq:in-progress:{}", job.id()))
+        .await
+        .unwrap();
     assert_eq!(ip, 0);
     assert!(job.info().await.unwrap().is_some());
 }
@@ -562,8 +634,8 @@ async fn in_progress_lease_is_sized_from_the_jobs_own_timeout() {
     for _ in 0..100 {
         let token: Option<String> = raw.get(&key).await.unwrap();
         let ttl: i64 = raw.pttl(&key).await.unwrap();
-        if token.is_some() && ttl > 0 && ttl < 60_000 {
-            seen = Some((token.unwrap(), ttl));
+        if let Some(token) = token.filter(|_| ttl > 0 && ttl < 60_000) {
+            seen = Some((token, ttl));
             break;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;

@@ -20,7 +20,11 @@ use std::time::Duration;
 
 /// Command line options.
 #[derive(Debug, Parser)]
-#[command(name = "arq-cli", version, about = "Run arq workers and check their health")]
+#[command(
+    name = "arq-cli",
+    version,
+    about = "Run arq workers and check their health"
+)]
 pub struct Opt {
     /// What to do.
     #[command(subcommand)]
@@ -43,7 +47,7 @@ pub enum Command {
 /// Where the queue lives.
 #[derive(Debug, Clone, Args)]
 pub struct ConnOpt {
-    /// Redis URL (redis://[user:pass@]host[:port][/db], rediss:// for TLS).
+    /// Redis URL: `redis://[user:pass@]host[:port][/db]`, or `rediss://` for TLS.
     #[arg(long, env = "REDIS_URL", default_value = "redis://localhost:6379")]
     pub redis_url: String,
     /// Queue name.
@@ -109,7 +113,10 @@ where
         }
     };
     init_tracing(opt.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: could not start the async runtime: {e}");
@@ -192,7 +199,8 @@ pub async fn run(opt: Opt, settings: WorkerSettings) -> anyhow::Result<u8> {
 }
 
 fn secs(s: f64, flag: &str) -> anyhow::Result<Duration> {
-    Duration::try_from_secs_f64(s).map_err(|_| anyhow::anyhow!("{flag} must be a non-negative number of seconds"))
+    Duration::try_from_secs_f64(s)
+        .map_err(|_| anyhow::anyhow!("{flag} must be a non-negative number of seconds"))
 }
 
 async fn check(conn: &ConnOpt) -> anyhow::Result<u8> {

@@ -177,6 +177,7 @@ impl<E: Into<BoxError>> ClassifyInto for ErrorWrap<E> {
 }
 
 #[cfg(test)]
+#[allow(clippy::needless_borrow)] // autoref specialization needs the exact borrows
 mod tests {
     use super::*;
 

@@ -172,8 +172,11 @@ pub trait Backend: Send + Sync + 'static {
     fn get_job<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, Result<Option<Bytes>>>;
 
     /// Reads a job's score in a queue.
-    fn get_score<'a>(&'a self, queue: &'a str, job_id: &'a str)
-        -> BoxFuture<'a, Result<Option<f64>>>;
+    fn get_score<'a>(
+        &'a self,
+        queue: &'a str,
+        job_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<f64>>>;
 
     /// Number of entries in a queue (queued, deferred and running).
     fn queue_size<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<u64>>;

@@ -137,7 +137,11 @@ pub struct Args {
 
 impl Args {
     /// Arguments for a call of `function`.
-    pub fn new(function: impl Into<String>, positional: Vec<Value>, keyword: Vec<(String, Value)>) -> Self {
+    pub fn new(
+        function: impl Into<String>,
+        positional: Vec<Value>,
+        keyword: Vec<(String, Value)>,
+    ) -> Self {
         Args {
             function: function.into(),
             positional: positional.into_iter().map(Some).collect(),
@@ -156,9 +160,9 @@ impl Args {
         let value = match self.positional.get_mut(index) {
             Some(slot) => {
                 if kw_pos.is_some() {
-                    return Err(self.type_error(format_args!(
-                        "got multiple values for argument '{name}'"
-                    )));
+                    return Err(
+                        self.type_error(format_args!("got multiple values for argument '{name}'"))
+                    );
                 }
                 slot.take().unwrap_or(Value::Nil)
             }
@@ -166,15 +170,12 @@ impl Args {
                 Some(i) => self.keyword.remove(i).1,
                 None => {
                     return from_value::<T>(Value::Nil).map_err(|_| {
-                        self.type_error(format_args!(
-                            "missing required argument: '{name}'"
-                        ))
+                        self.type_error(format_args!("missing required argument: '{name}'"))
                     })
                 }
             },
         };
-        from_value::<T>(value)
-            .map_err(|e| self.type_error(format_args!("argument '{name}': {e}")))
+        from_value::<T>(value).map_err(|e| self.type_error(format_args!("argument '{name}': {e}")))
     }
 
     /// Checks that no argument is left over: `expected` positional parameters were taken.
@@ -187,9 +188,9 @@ impl Args {
             )));
         }
         if let Some((name, _)) = self.keyword.first() {
-            return Err(self.type_error(format_args!(
-                "got an unexpected keyword argument '{name}'"
-            )));
+            return Err(
+                self.type_error(format_args!("got an unexpected keyword argument '{name}'"))
+            );
         }
         Ok(())
     }
@@ -232,7 +233,10 @@ mod tests {
         let JobError::Failed(f) = a.finish(1).unwrap_err() else {
             panic!()
         };
-        assert_eq!(f.message, "f() takes 1 positional argument but 2 were given");
+        assert_eq!(
+            f.message,
+            "f() takes 1 positional argument but 2 were given"
+        );
 
         let a = args(vec![], vec![("zz", Value::Nil)]);
         let JobError::Failed(f) = a.finish(0).unwrap_err() else {
@@ -254,6 +258,10 @@ mod tests {
             panic!()
         };
         assert_eq!(f.class, "TypeError");
-        assert!(f.message.starts_with("f() argument 'count': invalid type"), "{}", f.message);
+        assert!(
+            f.message.starts_with("f() argument 'count': invalid type"),
+            "{}",
+            f.message
+        );
     }
 }

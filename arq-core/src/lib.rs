@@ -17,7 +17,7 @@ mod time;
 mod value;
 mod wire;
 mod worker;
-pub use worker::{ShutdownHandle, WorkerStats, Worker, WorkerSettings};
+pub use worker::{ShutdownHandle, Worker, WorkerSettings, WorkerStats};
 
 #[doc(hidden)]
 pub mod __private;

@@ -19,13 +19,12 @@ use proc_macro::TokenStream;
 /// Turns an `async fn` into an arq job: registered with every worker linked into the binary,
 /// and enqueued with typed arguments.
 ///
-/// ```ignore
+/// ```text
 /// use arq::Ctx;
 ///
 /// #[arq::job(max_tries = 5, timeout = "30s")]
 /// async fn send_email(ctx: &Ctx, to: String, subject: String) -> Result<String, MailError> {
 ///     // ...
-/// #   Ok(format!("sent {subject} to {to} (try {})", ctx.job_try()))
 /// }
 ///
 /// // Producer side: typed arguments, typed result.

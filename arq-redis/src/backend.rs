@@ -76,7 +76,9 @@ fn array(v: RValue, what: &str) -> Result<Vec<RValue>> {
     match v {
         RValue::Array(items) => Ok(items),
         RValue::Null => Ok(Vec::new()),
-        other => Err(protocol(format!("{what}: expected an array, got {other:?}"))),
+        other => Err(protocol(format!(
+            "{what}: expected an array, got {other:?}"
+        ))),
     }
 }
 
@@ -123,7 +125,10 @@ impl Backend for RedisBackend {
                 RValue::Bytes(Bytes::copy_from_slice(&req.payload)),
                 mode.into(),
                 value.into(),
-                req.expires_ms.map(|e| e.to_string()).unwrap_or_default().into(),
+                req.expires_ms
+                    .map(|e| e.to_string())
+                    .unwrap_or_default()
+                    .into(),
             ];
             let reply: RValue = scripts()
                 .enqueue

@@ -76,6 +76,13 @@ impl Default for RedisSettings {
 impl RedisSettings {
     /// Parses `redis://[user[:password]@]host[:port][/db]` (or `rediss://` for TLS).
     pub fn from_url(url: &str) -> Result<Self> {
+        let scheme = url.split("://").next().unwrap_or_default();
+        if !["redis", "rediss", "valkey", "valkeys"].contains(&scheme) || !url.contains("://") {
+            return Err(Error::Config(format!(
+                "invalid Redis URL {url:?}: expected redis://[user[:password]@]host[:port][/db] \
+                 (or rediss:// for TLS)"
+            )));
+        }
         let config = Config::from_url_centralized(url)
             .map_err(|e| Error::Config(format!("invalid Redis URL {url:?}: {e}")))?;
         let ServerConfig::Centralized { server } = &config.server else {
@@ -89,7 +96,7 @@ impl RedisSettings {
             database: config.database.unwrap_or(0),
             username: config.username.clone(),
             password: config.password.clone(),
-            ssl: url.starts_with("rediss://") || url.starts_with("valkeys://"),
+            ssl: scheme == "rediss" || scheme == "valkeys",
             ..RedisSettings::default()
         })
     }

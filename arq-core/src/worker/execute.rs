@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 /// Extra lease time beyond a job's timeout (Python arq adds 10 s too).
 const LEASE_GRACE: Duration = Duration::from_secs(10);
@@ -46,13 +47,16 @@ pub(crate) enum Prepared {
     /// Call the function.
     Run(Box<Runnable>),
     /// Fail it without running (expired, undecodable, aborted, unknown, out of tries).
-    Fail {
-        claimed: ClaimedJob,
-        record: Option<JobRecord>,
-        function: Option<Function>,
-        failure: JobFailure,
-        set_try: Option<i64>,
-    },
+    Fail(Box<EarlyFailure>),
+}
+
+/// A job failed before its function ran.
+pub(crate) struct EarlyFailure {
+    claimed: ClaimedJob,
+    record: Option<JobRecord>,
+    function: Option<Function>,
+    failure: JobFailure,
+    set_try: Option<i64>,
 }
 
 enum Outcome {
@@ -104,15 +108,23 @@ impl JobRunner {
 
     /// Decodes and checks a claimed job (Python arq's `run_job` prologue, in its order).
     pub(crate) fn prepare(&self, claimed: ClaimedJob) -> Prepared {
-        let fail = |claimed, record, function, class: &str, message: String| Prepared::Fail {
-            claimed,
-            record,
-            function,
-            failure: JobFailure::new(class, message),
-            set_try: None,
+        let fail = |claimed, record, function, class: &str, message: String| {
+            Prepared::Fail(Box::new(EarlyFailure {
+                claimed,
+                record,
+                function,
+                failure: JobFailure::new(class, message),
+                set_try: None,
+            }))
         };
         let Some(payload) = &claimed.payload else {
-            return fail(claimed, None, None, JOB_EXECUTION_FAILED, "job expired".into());
+            return fail(
+                claimed,
+                None,
+                None,
+                JOB_EXECUTION_FAILED,
+                "job expired".into(),
+            );
         };
         let record = match self
             .pool
@@ -157,9 +169,12 @@ impl JobRunner {
                 set_try = Some(t);
             }
         }
-        let max_tries = function.options.max_tries.unwrap_or(self.settings.max_tries);
+        let max_tries = function
+            .options
+            .max_tries
+            .unwrap_or(self.settings.max_tries);
         if job_try > i64::from(max_tries) {
-            return Prepared::Fail {
+            return Prepared::Fail(Box::new(EarlyFailure {
                 claimed,
                 record: Some(record),
                 function: Some(function),
@@ -168,7 +183,7 @@ impl JobRunner {
                     format!("max {max_tries} retries exceeded"),
                 ),
                 set_try,
-            };
+            }));
         }
         let timeout = self.timeout_of(&function);
         if let Some(t) = set_try {
@@ -190,20 +205,37 @@ impl JobRunner {
         }))
     }
 
-    /// Runs a prepared job to its end and stores the outcome.
+    /// Runs a prepared job to its end and stores the outcome, inside a `job` span (job id,
+    /// function, try) so the job's own logs carry them too.
     pub(crate) async fn execute(&self, prepared: Prepared) {
+        let span = match &prepared {
+            Prepared::Run(r) => tracing::info_span!(
+                "job",
+                id = %r.claimed.job_id,
+                function = %r.record.function,
+                try = r.job_try
+            ),
+            Prepared::Fail(f) => tracing::info_span!(
+                "job",
+                id = %f.claimed.job_id,
+                function = f.record.as_ref().map(|r| r.function.as_str()).unwrap_or("<unknown>"),
+                try = f.claimed.job_try
+            ),
+        };
+        self.execute_inner(prepared).instrument(span).await
+    }
+
+    async fn execute_inner(&self, prepared: Prepared) {
         match prepared {
-            Prepared::Fail {
-                claimed,
-                record,
-                function,
-                failure,
-                set_try,
-            } => {
-                tracing::warn!(
-                    job_id = %claimed.job_id,
-                    "job failed before it ran: {failure}"
-                );
+            Prepared::Fail(early) => {
+                let EarlyFailure {
+                    claimed,
+                    record,
+                    function,
+                    failure,
+                    set_try,
+                } = *early;
+                tracing::warn!("failed before it ran: {failure}");
                 let job_try = set_try.unwrap_or(claimed.job_try);
                 let start = now_ms();
                 self.counters.failed.fetch_add(1, Ordering::Relaxed);
@@ -250,10 +282,7 @@ impl JobRunner {
         );
         let start = now_ms();
         let delay_ms = start - claimed.score;
-        tracing::info!(
-            job_id = %claimed.job_id, function = %record.function, job_try,
-            "{:>6.2}s → {}:{}()", delay_ms as f64 / 1000.0, claimed.job_id, record.function
-        );
+        tracing::info!("started, {:.2}s after it was due", delay_ms as f64 / 1000.0);
         let call = CatchUnwind((function.handler)(ctx.clone(), args));
         let outcome = tokio::select! {
             r = tokio::time::timeout(timeout, call) => match r {
@@ -282,8 +311,7 @@ impl JobRunner {
             Outcome::Retry(defer) => {
                 self.counters.retried.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(
-                    job_id = %claimed.job_id,
-                    "{elapsed:>6.2}s ↻ {}:{} retrying{}", claimed.job_id, record.function,
+                    "asked to retry{} after {elapsed:.2}s",
                     defer.map(|d| format!(" in {d:?}")).unwrap_or_default()
                 );
                 let req = RetryRequest {
@@ -298,11 +326,7 @@ impl JobRunner {
                 .await;
             }
             Outcome::Cancelled => {
-                tracing::info!(
-                    job_id = %claimed.job_id,
-                    "{elapsed:>6.2}s ⊘ {}:{} cancelled by shutdown, will run again",
-                    claimed.job_id, record.function
-                );
+                tracing::info!("cancelled by shutdown after {elapsed:.2}s; it stays queued");
                 let (id, token) = (&claimed.job_id, &claimed.token);
                 self.with_retries("release", id, || async {
                     self.pool.backend().release(id, token).await
@@ -311,20 +335,13 @@ impl JobRunner {
             }
             Outcome::Success(value) => {
                 self.counters.complete.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(
-                    job_id = %claimed.job_id,
-                    "{elapsed:>6.2}s ← {}:{} ● {}", claimed.job_id, record.function,
-                    short(&value)
-                );
+                tracing::info!("succeeded in {elapsed:.2}s: {}", short(&value));
                 let r = self.result_record(&claimed, Some(record), job_try, true, value, start);
                 self.finish(&claimed, r, Some(&function)).await;
             }
             Outcome::Failure(failure) => {
                 self.counters.failed.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(
-                    job_id = %claimed.job_id,
-                    "{elapsed:>6.2}s ! {}:{} failed, {failure}", claimed.job_id, record.function
-                );
+                tracing::warn!("failed in {elapsed:.2}s: {failure}");
                 let value = self.pool.codec().failure_value(&failure);
                 let r = self.result_record(&claimed, Some(record), job_try, false, value, start);
                 self.finish(&claimed, r, Some(&function)).await;
@@ -373,7 +390,7 @@ impl JobRunner {
                 Err(e) => {
                     // As Python arq does: store a failure saying the result could not be
                     // serialized rather than losing the outcome.
-                    tracing::warn!(job_id = %claimed.job_id, "result could not be encoded: {e}");
+                    tracing::warn!("result could not be encoded: {e}");
                     record.success = false;
                     record.result = self.pool.codec().failure_value(&JobFailure::new(
                         "SerializationError",

@@ -143,7 +143,9 @@ impl Worker {
         }
         match pool.backend().describe().await {
             Ok(d) => tracing::info!(queue = %queue, "worker starting: {d}"),
-            Err(e) => tracing::warn!(queue = %queue, "worker starting; server info unavailable: {e}"),
+            Err(e) => {
+                tracing::warn!(queue = %queue, "worker starting; server info unavailable: {e}")
+            }
         }
         let mut state = State::with_pool(pool.clone());
         if let Some(h) = &settings.on_startup {
@@ -190,7 +192,9 @@ impl Worker {
                 .max_burst_jobs
                 .filter(|_| settings.burst)
                 .map(|m| m.saturating_sub(started));
-            let free = semaphore.available_permits().min(burst_left.unwrap_or(usize::MAX));
+            let free = semaphore
+                .available_permits()
+                .min(burst_left.unwrap_or(usize::MAX));
             // With every slot busy, or the last claim filling every free slot, more work is
             // likely waiting: poll again as soon as a slot frees instead of after poll_delay.
             let mut backlog = free == 0;
@@ -255,18 +259,24 @@ impl Worker {
             }
 
             if Instant::now() >= next_health {
-                let text = health_text(&counters, settings.max_jobs - semaphore.available_permits());
-                let ttl = (settings.health_check_interval + Duration::from_secs(1)).as_millis() as i64;
-                match pool.backend().write_health(&health_key, &queue, &text, ttl).await {
+                let text =
+                    health_text(&counters, settings.max_jobs - semaphore.available_permits());
+                let ttl =
+                    (settings.health_check_interval + Duration::from_secs(1)).as_millis() as i64;
+                match pool
+                    .backend()
+                    .write_health(&health_key, &queue, &text, ttl)
+                    .await
+                {
                     Ok(_) => next_health = Instant::now() + settings.health_check_interval,
                     Err(e) => tracing::warn!("writing the health check failed: {e}"),
                 }
             }
 
             if settings.burst {
-                let limit_hit = settings.max_burst_jobs.is_some_and(|m| {
-                    counters.started.load(Ordering::Relaxed) as usize >= m
-                });
+                let limit_hit = settings
+                    .max_burst_jobs
+                    .is_some_and(|m| counters.started.load(Ordering::Relaxed) as usize >= m);
                 let empty = if limit_hit {
                     true
                 } else {
@@ -341,9 +351,10 @@ fn spawn_signal_listener(stop: CancellationToken) {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
-            let (Ok(mut term), Ok(mut int)) =
-                (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
-            else {
+            let (Ok(mut term), Ok(mut int)) = (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) else {
                 tracing::warn!("could not install signal handlers");
                 return;
             };

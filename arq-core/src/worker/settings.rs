@@ -231,7 +231,8 @@ impl WorkerSettings {
     }
 
     /// Builds the shared state before the first job: receives the state (with the pool) and
-    /// returns it with your values inserted.
+    /// returns it with your values inserted. Any error converts with `?`; the worker then
+    /// does not start.
     ///
     /// ```
     /// # struct Db;
@@ -241,16 +242,12 @@ impl WorkerSettings {
     ///     Ok(state)
     /// });
     /// ```
-    pub fn on_startup<F, Fut, E>(mut self, f: F) -> Self
+    pub fn on_startup<F, Fut>(mut self, f: F) -> Self
     where
         F: Fn(State) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<State, E>> + Send + 'static,
-        E: Into<BoxError>,
+        Fut: Future<Output = Result<State, BoxError>> + Send + 'static,
     {
-        self.on_startup = Some(Arc::new(move |s| {
-            let fut = f(s);
-            Box::pin(async move { fut.await.map_err(Into::into) })
-        }));
+        self.on_startup = Some(Arc::new(move |s| Box::pin(f(s))));
         self
     }
 

@@ -108,8 +108,14 @@ pub(crate) fn full(m: &JobModel) -> TokenStream {
     };
     // The async fn the handler boxes is named like the job, so that a future that is not
     // `Send` is reported as "future returned by `<job>` is not `Send`", at the job's name.
-    let mut run = ident.clone();
-    run.set_span(Span::call_site());
+    // (Unless that name is taken inside the module.)
+    let run = if ["enqueue", "job", "__handler"].contains(&ident.to_string().as_str()) {
+        format_ident!("__run")
+    } else {
+        let mut run = ident.clone();
+        run.set_span(Span::call_site());
+        run
+    };
     let boxed = {
         let box_pin = respan(quote!(::std::boxed::Box::pin), m.send_span);
         quote_spanned!(m.send_span=> #box_pin(#run(#ctx, #args)))

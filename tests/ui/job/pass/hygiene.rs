@@ -108,6 +108,25 @@ pub mod shadowed {
     }
 }
 
+/// Jobs named like the items of their generated module.
+pub mod same_names {
+    /// Named `job`.
+    #[arq::job]
+    pub async fn job(n: u8) -> u8 {
+        n
+    }
+
+    /// Named `enqueue`.
+    #[arq::job]
+    pub async fn enqueue(n: u8) -> u8 {
+        n
+    }
+
+    /// Named `__handler`.
+    #[arq::job]
+    pub async fn __handler() {}
+}
+
 use crate::types::Output;
 
 /// A job next to a user type named `Output`, returning it.
@@ -126,6 +145,9 @@ fn type_checks(pool: &arq::Pool) {
 }
 
 fn main() {
+    assert_eq!(same_names::job::NAME, "job");
+    assert_eq!(same_names::enqueue::NAME, "enqueue");
+    assert_eq!(same_names::__handler::NAME, "__handler");
     assert_eq!(shadowed::r#match::NAME, "match");
     assert_eq!(shadowed::everything_shadowed::NAME, "everything_shadowed");
     let out: shadowed::relative_paths::Output = Output(3);
