@@ -647,3 +647,51 @@ async fn in_progress_lease_is_sized_from_the_jobs_own_timeout() {
     stop.shutdown();
     run.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn redis_errors_during_a_job_do_not_stop_the_worker() {
+    let redis = TestRedis::start();
+    let pool = redis.pool().await;
+    let raw = redis.raw().await;
+    let first = sleep_ms::enqueue(&pool, 300).await.unwrap();
+    let worker = Worker::new(
+        pool.clone(),
+        fast_settings().functions([sleep_ms::FUNCTION]),
+    )
+    .unwrap();
+    let stop = worker.shutdown_handle();
+    let run = tokio::spawn(worker.run());
+    while first.status().await.unwrap() != JobStatus::InProgress {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Break the abort set's type: every claim and finish script now fails with WRONGTYPE.
+    let _: () = raw
+        .set("arq:abort", "not a sorted set", None, None, false)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(!run.is_finished(), "the worker must survive backend errors");
+    let _: () = raw.del("arq:abort").await.unwrap();
+    // The finish is retried and lands; later jobs run as usual.
+    assert_eq!(first.result(Duration::from_secs(10)).await.unwrap(), 300);
+    let second = sleep_ms::enqueue(&pool, 1).await.unwrap();
+    assert_eq!(second.result(Duration::from_secs(10)).await.unwrap(), 1);
+    stop.shutdown();
+    run.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn scripts_are_reloaded_after_script_flush() {
+    let redis = TestRedis::start();
+    let pool = redis.pool().await;
+    let raw = redis.raw().await;
+    let a = sleep_ms::enqueue(&pool, 0).await.unwrap();
+    let _: () = raw
+        .custom(fred::cmd!("SCRIPT"), vec!["FLUSH"])
+        .await
+        .unwrap();
+    let b = sleep_ms::enqueue(&pool, 0).await.unwrap();
+    burst(&pool, fast_settings().functions([sleep_ms::FUNCTION])).await;
+    assert_eq!(a.result(Duration::from_secs(1)).await.unwrap(), 0);
+    assert_eq!(b.result(Duration::from_secs(1)).await.unwrap(), 0);
+}
