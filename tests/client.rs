@@ -315,3 +315,30 @@ fn redis_urls_are_parsed_like_python_settings() {
     );
     assert!(arq::RedisSettings::from_url("http://nope").is_err());
 }
+
+#[tokio::test]
+async fn tls_with_verified_certificates() {
+    let certs = common::TestCerts::generate();
+    let redis = TestRedis::start_tls(&certs);
+    let url = format!("rediss://localhost:{}", redis.port);
+
+    // Verified against the given CA: works end to end.
+    let mut settings = arq::RedisSettings::from_url(&url).unwrap();
+    assert!(settings.ssl);
+    settings.ssl_ca_certs = Some(certs.ca());
+    let pool = arq::create_pool(settings.clone()).await.unwrap();
+    let job = add::enqueue(&pool, 20, 22).await.unwrap();
+    assert_eq!(job.status().await.unwrap(), JobStatus::Queued);
+
+    // Verification is on by default: the system roots do not know this CA.
+    let mut untrusted = arq::RedisSettings::from_url(&url).unwrap();
+    untrusted.conn_retries = 0;
+    let err = arq::create_pool(untrusted).await.unwrap_err();
+    assert!(err.to_string().contains("could not connect"), "{err}");
+
+    // Plain TCP to a TLS port fails too, rather than hanging.
+    let mut plain =
+        arq::RedisSettings::from_url(&format!("redis://localhost:{}", redis.port)).unwrap();
+    plain.conn_retries = 0;
+    assert!(arq::create_pool(plain).await.is_err());
+}

@@ -26,9 +26,11 @@ pub struct RedisSettings {
     pub username: Option<String>,
     /// Password.
     pub password: Option<String>,
-    /// Connect with TLS (`rediss://`), verifying the server's certificate against the
-    /// system's roots.
+    /// Connect with TLS (`rediss://`). The server's certificate is always verified: against
+    /// `ssl_ca_certs` when set, else against the system's roots.
     pub ssl: bool,
+    /// A PEM file of CA certificates to verify the server with (Python arq's `ssl_ca_certs`).
+    pub ssl_ca_certs: Option<std::path::PathBuf>,
     /// Timeout of one connection attempt (default 1 s).
     pub conn_timeout: Duration,
     /// How many more attempts `create_pool` makes when the first fails (default 5).
@@ -48,6 +50,7 @@ impl std::fmt::Debug for RedisSettings {
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "***"))
             .field("ssl", &self.ssl)
+            .field("ssl_ca_certs", &self.ssl_ca_certs)
             .field("conn_timeout", &self.conn_timeout)
             .field("conn_retries", &self.conn_retries)
             .field("conn_retry_delay", &self.conn_retry_delay)
@@ -65,6 +68,7 @@ impl Default for RedisSettings {
             username: None,
             password: None,
             ssl: false,
+            ssl_ca_certs: None,
             conn_timeout: Duration::from_secs(1),
             conn_retries: 5,
             conn_retry_delay: Duration::from_secs(1),
@@ -114,9 +118,7 @@ impl RedisSettings {
         if self.ssl {
             #[cfg(feature = "tls")]
             {
-                let connector = TlsConnector::default_rustls()
-                    .map_err(|e| Error::Config(format!("TLS setup failed: {e}")))?;
-                config.tls = Some(connector.into());
+                config.tls = Some(self.tls_connector()?.into());
             }
             #[cfg(not(feature = "tls"))]
             return Err(Error::Config(
@@ -124,6 +126,31 @@ impl RedisSettings {
             ));
         }
         Ok(config)
+    }
+}
+
+#[cfg(feature = "tls")]
+impl RedisSettings {
+    fn tls_connector(&self) -> Result<TlsConnector> {
+        let Some(path) = &self.ssl_ca_certs else {
+            return TlsConnector::default_rustls()
+                .map_err(|e| Error::Config(format!("TLS setup failed: {e}")));
+        };
+        use rustls::pki_types::{pem::PemObject, CertificateDer};
+        let bad = |msg: String| Error::Config(format!("ssl_ca_certs {}: {msg}", path.display()));
+        let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(&pem) {
+            let cert = cert.map_err(|e| bad(format!("not a PEM certificate file: {e}")))?;
+            roots.add(cert).map_err(|e| bad(e.to_string()))?;
+        }
+        if roots.is_empty() {
+            return Err(bad("no certificates found".into()));
+        }
+        let config = rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(config.into())
     }
 }
 

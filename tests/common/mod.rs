@@ -28,23 +28,46 @@ impl TestRedis {
 
     /// Starts a server with extra `redis-server` arguments (e.g. `--requirepass`).
     pub fn start_with(extra: &[&str]) -> Self {
+        Self::spawn(extra, false)
+    }
+
+    /// Starts a TLS-only server (port 0, TLS on `port`) with the certificates of
+    /// [`TestCerts`]; clients need not present a certificate.
+    pub fn start_tls(certs: &TestCerts) -> Self {
+        let path = |f: &str| certs.dir.join(f).to_string_lossy().into_owned();
+        let (crt, key, ca) = (path("server.crt"), path("server.key"), path("ca.crt"));
+        Self::spawn(
+            &[
+                "--tls-cert-file",
+                &crt,
+                "--tls-key-file",
+                &key,
+                "--tls-ca-cert-file",
+                &ca,
+                "--tls-auth-clients",
+                "no",
+            ],
+            true,
+        )
+    }
+
+    fn spawn(extra: &[&str], tls: bool) -> Self {
         let bin = std::env::var("REDIS_SERVER_BIN").unwrap_or_else(|_| "redis-server".into());
         for _ in 0..5 {
             let port = free_port();
             let dir =
                 std::env::temp_dir().join(format!("arq-test-redis-{}-{port}", std::process::id()));
             std::fs::create_dir_all(&dir).unwrap();
+            let port_s = port.to_string();
+            // A TLS server listens with TLS only, on the chosen port.
+            let ports: [&str; 4] = if tls {
+                ["--port", "0", "--tls-port", &port_s]
+            } else {
+                ["--port", &port_s, "--tls-port", "0"]
+            };
             let child = Command::new(&bin)
-                .args([
-                    "--port",
-                    &port.to_string(),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ])
+                .args(ports)
+                .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
                 .arg("--dir")
                 .arg(&dir)
                 .args(extra)
@@ -53,7 +76,7 @@ impl TestRedis {
                 .spawn()
                 .unwrap_or_else(|e| panic!("could not start {bin} (install redis-server): {e}"));
             let mut server = TestRedis { child, port, dir };
-            if server.wait_ready(Duration::from_secs(10)) {
+            if server.wait_ready(Duration::from_secs(10), tls) {
                 return server;
             }
             let _ = server.child.kill();
@@ -61,13 +84,16 @@ impl TestRedis {
         panic!("redis-server did not start");
     }
 
-    fn wait_ready(&mut self, within: Duration) -> bool {
+    fn wait_ready(&mut self, within: Duration, tls: bool) -> bool {
         let deadline = Instant::now() + within;
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
                 return false;
             }
             if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+                if tls {
+                    return true;
+                }
                 use std::io::{Read, Write};
                 let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
                 // Any reply (PONG, or NOAUTH when a password is set) means it is up.
@@ -110,6 +136,96 @@ impl Drop for TestRedis {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A throw-away CA and a server certificate for `localhost`/127.0.0.1, made with openssl.
+pub struct TestCerts {
+    pub dir: PathBuf,
+}
+
+impl TestCerts {
+    pub fn generate() -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "arq-test-certs-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("ext.cnf"),
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+        )
+        .unwrap();
+        let steps: [&[&str]; 3] = [
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.crt",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=arq test CA",
+            ],
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+                "-subj",
+                "/CN=localhost",
+            ],
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "server.crt",
+                "-days",
+                "2",
+                "-extfile",
+                "ext.cnf",
+            ],
+        ];
+        for args in steps {
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(&dir)
+                .output()
+                .expect("openssl");
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        TestCerts { dir }
+    }
+
+    pub fn ca(&self) -> PathBuf {
+        self.dir.join("ca.crt")
+    }
+}
+
+impl Drop for TestCerts {
+    fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
