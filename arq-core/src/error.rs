@@ -105,6 +105,40 @@ pub struct JobFailure {
     pub message: String,
 }
 
+/// The key that marks a Python exception object in the neutral value tree:
+/// `{"__arq_exception__": "<module>.<class>", "args": [...]}`. The pickle codec reads Python
+/// exceptions into this shape and writes this shape back as a real exception.
+pub const EXCEPTION_KEY: &str = "__arq_exception__";
+
+/// Python's builtin exception classes that a failure may name as itself.
+const PYTHON_BUILTIN_EXCEPTIONS: &[&str] = &[
+    "Exception",
+    "ArithmeticError",
+    "AssertionError",
+    "AttributeError",
+    "BufferError",
+    "ConnectionError",
+    "EOFError",
+    "FileExistsError",
+    "FileNotFoundError",
+    "IndexError",
+    "KeyError",
+    "LookupError",
+    "MemoryError",
+    "NotImplementedError",
+    "OSError",
+    "OverflowError",
+    "PermissionError",
+    "RecursionError",
+    "ReferenceError",
+    "RuntimeError",
+    "TimeoutError",
+    "TypeError",
+    "UnicodeError",
+    "ValueError",
+    "ZeroDivisionError",
+];
+
 /// The class Python arq uses for its own failures (unknown function, max tries, expired job).
 pub(crate) const JOB_EXECUTION_FAILED: &str = "JobExecutionFailed";
 /// The class of a timed-out job.
@@ -138,12 +172,66 @@ impl JobFailure {
         self.to_string()
     }
 
-    /// Reads a failure back from a stored result value `r`.
+    /// Reads a failure back from a stored result value `r`: the text form, or a Python
+    /// exception object as a codec that can hold one decodes it (see [`EXCEPTION_KEY`]).
     pub fn from_result_value(value: &Value) -> Self {
         match value {
             Value::Str(s) => Self::parse_text(s),
+            Value::Map(_) => match (value.get(EXCEPTION_KEY), value.get("args")) {
+                (Some(Value::Str(path)), args) => {
+                    let class = path.rsplit('.').next().unwrap_or(path);
+                    let message = match args {
+                        Some(Value::List(items)) if items.len() == 1 => match &items[0] {
+                            Value::Str(s) => s.clone(),
+                            other => other.to_string(),
+                        },
+                        Some(Value::List(items)) if items.is_empty() => String::new(),
+                        Some(other) => other.to_string(),
+                        None => String::new(),
+                    };
+                    JobFailure::new(class, message)
+                }
+                _ => JobFailure::new("Exception", value.to_string()),
+            },
             other => JobFailure::new("Exception", other.to_string()),
         }
+    }
+
+    /// This failure as a Python exception object in the neutral tree:
+    /// `{EXCEPTION_KEY: "<module>.<class>", "args": [<message>]}`. Codecs that can hold
+    /// objects (pickle) write it as the real exception, so Python's `Job.result()` raises
+    /// it. Python arq's own classes keep their modules (`TimeoutError` is `builtins`,
+    /// `CancelledError` is `asyncio.exceptions`, `JobExecutionFailed` and `Retry` are
+    /// `arq.worker`, `DeserializationError` and `SerializationError` are `arq.jobs`); a builtin
+    /// exception name stays itself; any other class (a Rust error type) becomes
+    /// `builtins.Exception` with the text `"<class>: <message>"`.
+    pub fn to_exception_value(&self) -> Value {
+        let (path, message) = match self.class.as_str() {
+            TIMEOUT_ERROR => ("builtins.TimeoutError".to_owned(), self.message.clone()),
+            CANCELLED_ERROR => (
+                "asyncio.exceptions.CancelledError".to_owned(),
+                self.message.clone(),
+            ),
+            JOB_EXECUTION_FAILED | "Retry" => {
+                (format!("arq.worker.{}", self.class), self.message.clone())
+            }
+            DESERIALIZATION_ERROR | "SerializationError" => {
+                (format!("arq.jobs.{}", self.class), self.message.clone())
+            }
+            c if PYTHON_BUILTIN_EXCEPTIONS.contains(&c) => {
+                (format!("builtins.{c}"), self.message.clone())
+            }
+            _ => ("builtins.Exception".to_owned(), self.to_text()),
+        };
+        let args = if message.is_empty() {
+            Vec::new()
+        } else {
+            vec![Value::Str(message)]
+        };
+        Value::Map(vec![
+            (Value::Str(EXCEPTION_KEY.into()), Value::Str(path)),
+            (Value::Str("args".into()), Value::List(args)),
+        ])
     }
 
     /// Parses `"<class>: <message>"`; text without a class prefix keeps the whole text as the
@@ -183,6 +271,47 @@ mod tests {
         assert_eq!(f.to_text(), "TimeoutError: job exceeded its timeout of 1s");
         assert_eq!(JobFailure::parse_text(&f.to_text()), f);
         assert!(f.is_timeout());
+    }
+
+    #[test]
+    fn exception_values_round_trip() {
+        for (class, path) in [
+            ("TimeoutError", "builtins.TimeoutError"),
+            ("CancelledError", "asyncio.exceptions.CancelledError"),
+            ("JobExecutionFailed", "arq.worker.JobExecutionFailed"),
+            ("DeserializationError", "arq.jobs.DeserializationError"),
+            ("TypeError", "builtins.TypeError"),
+        ] {
+            let f = JobFailure::new(class, "boom");
+            let v = f.to_exception_value();
+            assert_eq!(v.get(EXCEPTION_KEY), Some(&Value::Str(path.into())));
+            assert_eq!(JobFailure::from_result_value(&v), f);
+        }
+        // A Rust error type becomes a plain Exception carrying the class in its text.
+        let v = JobFailure::new("MyError", "bad").to_exception_value();
+        assert_eq!(
+            v.get(EXCEPTION_KEY),
+            Some(&Value::Str("builtins.Exception".into()))
+        );
+        assert_eq!(
+            JobFailure::from_result_value(&v),
+            JobFailure::new("Exception", "MyError: bad")
+        );
+        // No args, several args.
+        let v = Value::Map(vec![
+            (
+                Value::Str(EXCEPTION_KEY.into()),
+                Value::Str("builtins.KeyError".into()),
+            ),
+            (
+                Value::Str("args".into()),
+                Value::List(vec![Value::Int(1), Value::Int(2)]),
+            ),
+        ]);
+        assert_eq!(
+            JobFailure::from_result_value(&v),
+            JobFailure::new("KeyError", "[1, 2]")
+        );
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub use backend::{Backend, BoxFuture};
 pub use client::{Enqueue, Job, JobDef, JobResult, JobStatus, Pool};
 pub use codec::{Codec, MsgpackCodec};
 pub use ctx::{Ctx, State, StateMissing};
-pub use error::{BoxError, Error, JobFailure, Result};
+pub use error::{BoxError, Error, JobFailure, Result, EXCEPTION_KEY};
 pub use function::{Args, Function, Handler, JobError, JobOptions, Retry};
 pub use time::{ms_to_datetime, now_ms};
 pub use value::{from_value, to_value, Value, ValueError};
