@@ -69,8 +69,36 @@ pub struct ClaimedJob {
     pub job_try: i64,
     /// The fencing token now held in the in-progress key.
     pub token: String,
-    /// An abort marker was set (and consumed) for this job.
-    pub aborted: bool,
+    /// When an abort of this id was requested (ms), if a marker was found (and consumed).
+    /// The worker ignores a marker much older than the job's enqueue time: it was meant for an
+    /// earlier job with the same id.
+    pub abort_marker_ms: Option<i64>,
+}
+
+/// How to abort a job.
+#[derive(Debug, Clone)]
+pub struct AbortRequest {
+    /// The queue.
+    pub queue: String,
+    /// The job id.
+    pub job_id: String,
+    /// The aborted result to store when the job is removed before it ran (`None`: none).
+    pub result: Option<Vec<u8>>,
+    /// That result's time to live in ms; `None` keeps it forever.
+    pub keep_result_ms: Option<i64>,
+}
+
+/// What an abort found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AbortOutcome {
+    /// The job was queued or deferred: it was removed and will never run.
+    Aborted,
+    /// The job is running: its worker was asked to cancel it.
+    Requested,
+    /// The job had already finished.
+    Finished,
+    /// No such job.
+    NotFound,
 }
 
 /// A lease to set on a job the caller holds, fenced by its token.
@@ -158,6 +186,15 @@ pub trait Backend: Send + Sync + 'static {
     /// Drops the lease of a held job without touching its queue entry (shutdown).
     fn release<'a>(&'a self, job_id: &'a str, token: &'a str) -> BoxFuture<'a, Result<bool>>;
 
+    /// Aborts a job: removes it if it has not started, or asks its worker to cancel it.
+    fn abort<'a>(&'a self, req: &'a AbortRequest) -> BoxFuture<'a, Result<AbortOutcome>>;
+
+    /// Which of these jobs have an abort request, and since when (ms).
+    fn abort_markers<'a>(
+        &'a self,
+        job_ids: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<(String, i64)>>>;
+
     /// Reads what `Job.status()` needs, atomically.
     fn status<'a>(&'a self, queue: &'a str, job_id: &'a str) -> BoxFuture<'a, Result<RawStatus>>;
 
@@ -202,4 +239,86 @@ pub trait Backend: Send + Sync + 'static {
 
     /// A one-line description of the server for the worker's start-up log.
     fn describe<'a>(&'a self) -> BoxFuture<'a, Result<String>>;
+}
+
+/// A backend that fails every call: what [`crate::Pool::unconnected`] uses.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unconnected;
+
+fn unconnected<'a, T: Send + 'a>() -> BoxFuture<'a, Result<T>> {
+    Box::pin(async {
+        Err(crate::Error::Config(
+            "this pool has no backend (Pool::unconnected is for unit tests)".into(),
+        ))
+    })
+}
+
+impl Backend for Unconnected {
+    fn enqueue<'a>(&'a self, _: &'a EnqueueRequest) -> BoxFuture<'a, Result<bool>> {
+        unconnected()
+    }
+    fn claim<'a>(&'a self, _: &'a ClaimRequest) -> BoxFuture<'a, Result<Vec<ClaimedJob>>> {
+        unconnected()
+    }
+    fn set_leases<'a>(&'a self, _: &'a [Lease]) -> BoxFuture<'a, Result<usize>> {
+        unconnected()
+    }
+    fn set_job_try<'a>(&'a self, _: &'a str, _: i64) -> BoxFuture<'a, Result<()>> {
+        unconnected()
+    }
+    fn finish<'a>(&'a self, _: &'a FinishRequest) -> BoxFuture<'a, Result<bool>> {
+        unconnected()
+    }
+    fn retry<'a>(&'a self, _: &'a RetryRequest) -> BoxFuture<'a, Result<bool>> {
+        unconnected()
+    }
+    fn release<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<bool>> {
+        unconnected()
+    }
+    fn abort<'a>(&'a self, _: &'a AbortRequest) -> BoxFuture<'a, Result<AbortOutcome>> {
+        unconnected()
+    }
+    fn abort_markers<'a>(&'a self, _: &'a [String]) -> BoxFuture<'a, Result<Vec<(String, i64)>>> {
+        unconnected()
+    }
+    fn status<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<RawStatus>> {
+        unconnected()
+    }
+    fn result_and_score<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+    ) -> BoxFuture<'a, Result<(Option<Bytes>, Option<f64>)>> {
+        unconnected()
+    }
+    fn get_job<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Option<Bytes>>> {
+        unconnected()
+    }
+    fn get_score<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<Option<f64>>> {
+        unconnected()
+    }
+    fn queue_size<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<u64>> {
+        unconnected()
+    }
+    fn health_check_key(&self, queue: &str) -> String {
+        format!("{queue}:health-check")
+    }
+    fn write_health<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        _: &'a str,
+        _: i64,
+    ) -> BoxFuture<'a, Result<u64>> {
+        unconnected()
+    }
+    fn read_health<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Option<String>>> {
+        unconnected()
+    }
+    fn delete_health<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<()>> {
+        unconnected()
+    }
+    fn describe<'a>(&'a self) -> BoxFuture<'a, Result<String>> {
+        unconnected()
+    }
 }

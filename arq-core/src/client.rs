@@ -1,6 +1,6 @@
 //! The client side: the pool, enqueueing, and job handles (status, result, info).
 
-use crate::backend::{Defer, EnqueueRequest};
+use crate::backend::{AbortOutcome, AbortRequest, Defer, EnqueueRequest};
 use crate::time::duration_ms;
 use crate::{
     from_value, ms_to_datetime, now_ms, to_value, Backend, Codec, Error, JobFailure, JobRecord,
@@ -41,6 +41,12 @@ impl Pool {
             codec: Arc::new(MsgpackCodec),
             default_queue: DEFAULT_QUEUE_NAME.into(),
         }
+    }
+
+    /// A pool with no backend, for unit tests of job functions that need a [`Ctx`]
+    /// (`crate::Ctx::new`); every backend call on it fails with [`Error::Config`].
+    pub fn unconnected() -> Self {
+        Pool::new(Arc::new(crate::backend::Unconnected))
     }
 
     /// The same pool with another codec (client and worker must agree).
@@ -500,12 +506,9 @@ impl<T> Job<T> {
     }
 }
 
-impl<T: DeserializeOwned> Job<T> {
-    /// Waits for the result: `Ok(value)` on success, [`Error::JobFailed`] with the stored
-    /// failure, [`Error::NotFound`] when the job has neither a result nor a queue entry, and
-    /// [`Error::ResultTimeout`] when `timeout` passes first (`None` waits forever).
-    pub async fn result(&self, timeout: impl Into<Option<Duration>>) -> Result<T> {
-        let timeout = timeout.into();
+impl<T> Job<T> {
+    /// Waits until the job has a result record (or is gone, or `timeout` passes).
+    async fn wait_record(&self, timeout: Option<Duration>) -> Result<ResultRecord> {
         let started = Instant::now();
         let mut delay = RESULT_POLL_MIN;
         loop {
@@ -515,17 +518,7 @@ impl<T: DeserializeOwned> Job<T> {
                 .result_and_score(&self.queue, &self.id)
                 .await?;
             if let Some(raw) = raw {
-                let rec = self.decode_result(&raw)?;
-                if rec.success {
-                    return from_value::<T>(rec.result).map_err(|e| Error::Decode {
-                        what: format!("result of job {:?}", self.id),
-                        message: e.to_string(),
-                    });
-                }
-                return Err(Error::JobFailed {
-                    job_id: self.id.clone(),
-                    failure: JobFailure::from_result_value(&rec.result),
-                });
+                return self.decode_result(&raw);
             }
             if score.is_none() {
                 return Err(Error::NotFound {
@@ -547,5 +540,90 @@ impl<T: DeserializeOwned> Job<T> {
             tokio::time::sleep(sleep).await;
             delay = (delay * 2).min(RESULT_POLL_MAX);
         }
+    }
+
+    /// Aborts the job, wherever it is (Python arq's `Job.abort`), and says whether it was
+    /// aborted:
+    /// - queued or deferred: it is removed at once and never runs; its result records the
+    ///   abort (`CancelledError`), kept for an hour. `Ok(true)`.
+    /// - running: its worker is asked to cancel it and does so at its next poll; this waits
+    ///   up to `timeout` (`None`: forever) for the result. `Ok(true)` when the job ended
+    ///   aborted, `Ok(false)` when it finished first; [`Error::ResultTimeout`] when neither
+    ///   happened in time (the request stays, for a day).
+    /// - finished, or unknown: `Ok(false)`, and nothing is left behind that could abort a
+    ///   later job with the same id.
+    pub async fn abort(&self, timeout: impl Into<Option<Duration>>) -> Result<bool> {
+        let timeout = timeout.into();
+        // The record to store if the job has not started yet, built from the job itself.
+        let record = match self.pool.backend.get_job(&self.id).await? {
+            Some(raw) => self
+                .pool
+                .decode("job", &raw)
+                .ok()
+                .and_then(|v| JobRecord::from_value(&v).ok()),
+            None => None,
+        };
+        let failure = JobFailure::new(crate::error::CANCELLED_ERROR, "job aborted before start");
+        let now = now_ms();
+        let result = ResultRecord {
+            job_try: record.as_ref().and_then(|r| r.job_try).unwrap_or(0),
+            function: record
+                .as_ref()
+                .map_or_else(|| "<unknown>".to_owned(), |r| r.function.clone()),
+            args: record.as_ref().map(|r| r.args.clone()).unwrap_or_default(),
+            kwargs: record
+                .as_ref()
+                .map(|r| r.kwargs.clone())
+                .unwrap_or_default(),
+            enqueue_time_ms: record.as_ref().map_or(0, |r| r.enqueue_time_ms),
+            success: false,
+            result: self.pool.codec.failure_value(&failure),
+            start_ms: now,
+            finish_ms: now,
+            queue: self.queue.clone(),
+            job_id: self.id.clone(),
+        };
+        let req = AbortRequest {
+            queue: self.queue.clone(),
+            job_id: self.id.clone(),
+            result: Some(self.pool.encode("result", &result.to_value())?),
+            keep_result_ms: Some(ABORTED_RESULT_KEEP_MS),
+        };
+        match self.pool.backend.abort(&req).await? {
+            AbortOutcome::Aborted => Ok(true),
+            AbortOutcome::NotFound => Ok(false),
+            AbortOutcome::Finished | AbortOutcome::Requested => {
+                match self.wait_record(timeout).await {
+                    Ok(r) => {
+                        Ok(!r.success && JobFailure::from_result_value(&r.result).is_aborted())
+                    }
+                    Err(Error::NotFound { .. }) => Ok(false),
+                    Err(e) => Err(e),
+                }
+            }
+        }
+    }
+}
+
+/// How long the result of a job aborted before it started is kept (Python arq's default
+/// `keep_result`).
+const ABORTED_RESULT_KEEP_MS: i64 = 3_600_000;
+
+impl<T: DeserializeOwned> Job<T> {
+    /// Waits for the result: `Ok(value)` on success, [`Error::JobFailed`] with the stored
+    /// failure, [`Error::NotFound`] when the job has neither a result nor a queue entry, and
+    /// [`Error::ResultTimeout`] when `timeout` passes first (`None` waits forever).
+    pub async fn result(&self, timeout: impl Into<Option<Duration>>) -> Result<T> {
+        let rec = self.wait_record(timeout.into()).await?;
+        if rec.success {
+            return from_value::<T>(rec.result).map_err(|e| Error::Decode {
+                what: format!("result of job {:?}", self.id),
+                message: e.to_string(),
+            });
+        }
+        Err(Error::JobFailed {
+            job_id: self.id.clone(),
+            failure: JobFailure::from_result_value(&rec.result),
+        })
     }
 }

@@ -3,12 +3,16 @@
 -- Due-ness uses Redis's clock. A job whose in-progress key exists is running elsewhere.
 -- KEYS[1] queue, KEYS[2] abort set
 -- ARGV[1] limit, ARGV[2] scan limit, ARGV[3] token prefix, ARGV[4] lease ms,
--- ARGV[5] '1' to consume abort markers, ARGV[6] job key prefix,
+-- ARGV[5] '1' to consume abort markers (their time is returned; markers older than a day are
+-- pruned), ARGV[6] job key prefix,
 -- ARGV[7] in-progress key prefix, ARGV[8] retry key prefix
--- returns {{id, score, payload|nil, try, token, aborted}, ...}
+-- returns {{id, score, payload|nil, try, token, abort marker ms or 0}, ...}
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local limit = tonumber(ARGV[1])
+if ARGV[5] == '1' then
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('(%d', now - 86400000))
+end
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', string.format('%d', now),
   'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[2]))
 local out = {}
@@ -27,7 +31,11 @@ for i = 1, #due, 2 do
     local payload = redis.call('GET', ARGV[6] .. id)
     local aborted = 0
     if ARGV[5] == '1' then
-      aborted = redis.call('ZREM', KEYS[2], id)
+      local marker = redis.call('ZSCORE', KEYS[2], id)
+      if marker then
+        redis.call('ZREM', KEYS[2], id)
+        aborted = tonumber(marker)
+      end
     end
     out[#out + 1] = {id, due[i + 1], payload, try, token, aborted}
   end

@@ -1,6 +1,8 @@
 -- enqueue: add a job unless a job or a result with its id exists (Python arq's
 -- WATCH/EXISTS/MULTI/PSETEX/ZADD/EXEC, as one atomic step).
--- KEYS[1] job key, KEYS[2] result key, KEYS[3] queue
+-- A stale abort marker for this id (an abort of an earlier job, or of an id never used) is
+-- removed, so it cannot cancel the new job (arq #485).
+-- KEYS[1] job key, KEYS[2] result key, KEYS[3] queue, KEYS[4] abort set
 -- ARGV[1] job id, ARGV[2] payload, ARGV[3] defer mode: 'n' now, 'b' by ms, 'a' at ms,
 -- ARGV[4] defer value (ms), ARGV[5] job key TTL in ms, or '' for arq's default
 -- returns {1, score} when added, {0, 0} when the id is taken, {-1, expires} when the
@@ -27,4 +29,5 @@ if expires <= 0 then
 end
 redis.call('PSETEX', KEYS[1], string.format('%d', expires), ARGV[2])
 redis.call('ZADD', KEYS[3], string.format('%d', score), ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[1])
 return {1, score}

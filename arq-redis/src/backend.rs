@@ -4,8 +4,8 @@ use crate::keys::KeyLayout;
 use crate::scripts::scripts;
 use crate::settings::{connect, RedisSettings};
 use arq_core::backend::{
-    Backend, BoxFuture, ClaimRequest, ClaimedJob, Defer, EnqueueRequest, FinishRequest, Lease,
-    RawStatus, RetryRequest,
+    AbortOutcome, AbortRequest, Backend, BoxFuture, ClaimRequest, ClaimedJob, Defer,
+    EnqueueRequest, FinishRequest, Lease, RawStatus, RetryRequest,
 };
 use arq_core::{Error, Result};
 use bytes::Bytes;
@@ -119,6 +119,7 @@ impl Backend for RedisBackend {
                 self.keys.job(&req.job_id),
                 self.keys.result(&req.job_id),
                 self.keys.queue(&req.queue).to_owned(),
+                self.keys.abort().to_owned(),
             ];
             let args: Vec<RValue> = vec![
                 req.job_id.as_str().into(),
@@ -186,7 +187,7 @@ impl Backend for RedisBackend {
                     payload: bytes_of(payload),
                     job_try: int_of(&tries).ok_or_else(|| protocol("claim: try"))?,
                     token: string_of(token).ok_or_else(|| protocol("claim: token"))?,
-                    aborted: int_of(&ab) == Some(1),
+                    abort_marker_ms: int_of(&ab).filter(|ms| *ms > 0),
                 });
             }
             Ok(jobs)
@@ -299,6 +300,69 @@ impl Backend for RedisBackend {
                 .await
                 .map_err(err)?;
             Ok(n == 1)
+        })
+    }
+
+    fn abort<'a>(&'a self, req: &'a AbortRequest) -> BoxFuture<'a, Result<AbortOutcome>> {
+        Box::pin(async move {
+            let id = &req.job_id;
+            let keys = vec![
+                self.keys.queue(&req.queue).to_owned(),
+                self.keys.abort().to_owned(),
+                self.keys.job(id),
+                self.keys.result(id),
+                self.keys.in_progress(id),
+                self.keys.retry(id),
+            ];
+            let args: Vec<RValue> = vec![
+                id.as_str().into(),
+                match &req.result {
+                    Some(b) => RValue::Bytes(Bytes::copy_from_slice(b)),
+                    None => "".into(),
+                },
+                req.keep_result_ms
+                    .map(|ms| ms.max(1).to_string())
+                    .unwrap_or_default()
+                    .into(),
+            ];
+            let reply: RValue = scripts()
+                .abort
+                .evalsha_with_reload(self.pool.next(), keys, args)
+                .await
+                .map_err(err)?;
+            match string_of(reply).as_deref() {
+                Some("aborted") => Ok(AbortOutcome::Aborted),
+                Some("requested") => Ok(AbortOutcome::Requested),
+                Some("finished") => Ok(AbortOutcome::Finished),
+                Some("not_found") => Ok(AbortOutcome::NotFound),
+                other => Err(protocol(format!("abort: {other:?}"))),
+            }
+        })
+    }
+
+    fn abort_markers<'a>(
+        &'a self,
+        job_ids: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<(String, i64)>>> {
+        Box::pin(async move {
+            if job_ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut args: Vec<RValue> = Vec::with_capacity(job_ids.len() + 1);
+            args.push(self.keys.abort().into());
+            args.extend(job_ids.iter().map(|id| RValue::from(id.as_str())));
+            let reply: RValue = self
+                .pool
+                .next()
+                .custom(fred::cmd!("ZMSCORE"), args)
+                .await
+                .map_err(err)?;
+            let scores = array(reply, "ZMSCORE")?;
+            Ok(job_ids
+                .iter()
+                .zip(scores.iter())
+                .filter_map(|(id, s)| score_of(s).map(|ms| (id.clone(), ms.round() as i64)))
+                .collect())
         })
     }
 

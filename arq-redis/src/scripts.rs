@@ -15,6 +15,7 @@ pub(crate) struct Scripts {
     pub(crate) status: Script,
     pub(crate) result: Script,
     pub(crate) health: Script,
+    pub(crate) abort: Script,
 }
 
 pub(crate) fn scripts() -> &'static Scripts {
@@ -29,5 +30,6 @@ pub(crate) fn scripts() -> &'static Scripts {
         status: Script::from_lua(include_str!("../lua/status.lua")),
         result: Script::from_lua(include_str!("../lua/result.lua")),
         health: Script::from_lua(include_str!("../lua/health.lua")),
+        abort: Script::from_lua(include_str!("../lua/abort.lua")),
     })
 }

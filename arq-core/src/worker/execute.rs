@@ -20,6 +20,16 @@ use tracing::Instrument;
 /// Extra lease time beyond a job's timeout (Python arq adds 10 s too).
 const LEASE_GRACE: Duration = Duration::from_secs(10);
 
+/// An abort marker older than the job's enqueue time by more than this was meant for an
+/// earlier job with the same id (arq #485), allowing for this much clock skew between the
+/// machines that enqueued and aborted.
+pub(crate) const ABORT_MARKER_SKEW_MS: i64 = 5_000;
+
+/// Whether an abort marker set at `marker_ms` applies to a job enqueued at `enqueue_ms`.
+pub(crate) fn marker_applies(marker_ms: i64, enqueue_ms: i64) -> bool {
+    marker_ms >= enqueue_ms - ABORT_MARKER_SKEW_MS
+}
+
 /// Everything job tasks share.
 pub(crate) struct JobRunner {
     pub(crate) pool: Pool,
@@ -40,6 +50,8 @@ pub(crate) struct Runnable {
     pub(crate) job_try: i64,
     pub(crate) timeout: Duration,
     pub(crate) lease_ms: i64,
+    /// Cancelled when an abort of this job is requested while it runs.
+    pub(crate) abort: CancellationToken,
 }
 
 /// What to do with a claimed job.
@@ -64,6 +76,10 @@ enum Outcome {
     Failure(JobFailure),
     Retry(Option<Duration>),
     Cancelled,
+}
+
+fn aborted_failure(when: &str) -> JobFailure {
+    JobFailure::new(CANCELLED_ERROR, format!("job aborted {when}"))
 }
 
 impl JobRunner {
@@ -148,13 +164,20 @@ impl JobRunner {
             }
         };
         let function = self.functions.get(record.function.as_str()).copied();
-        if claimed.aborted {
-            return fail(
-                claimed,
-                Some(record),
-                function,
-                CANCELLED_ERROR,
-                "job aborted before start".into(),
+        if let Some(marker) = claimed.abort_marker_ms {
+            if marker_applies(marker, record.enqueue_time_ms) {
+                let failure = aborted_failure("before start");
+                return fail(
+                    claimed,
+                    Some(record),
+                    function,
+                    &failure.class,
+                    failure.message,
+                );
+            }
+            tracing::info!(
+                job_id = %claimed.job_id,
+                "ignoring an abort request older than the job (meant for an earlier job with this id)"
             );
         }
         let Some(function) = function else {
@@ -202,6 +225,7 @@ impl JobRunner {
             job_try,
             timeout,
             lease_ms: duration_ms(timeout + LEASE_GRACE),
+            abort: CancellationToken::new(),
         }))
     }
 
@@ -260,6 +284,7 @@ impl JobRunner {
             function,
             job_try,
             timeout,
+            abort,
             ..
         } = run;
         let ctx = Ctx::new(
@@ -301,6 +326,7 @@ impl JobRunner {
                     format!("job exceeded its timeout of {timeout:?}"),
                 )),
             },
+            _ = abort.cancelled() => Outcome::Failure(aborted_failure("while running")),
             _ = self.cancel.cancelled() => Outcome::Cancelled,
         };
         if let Some(h) = &self.settings.on_job_end {

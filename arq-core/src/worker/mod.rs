@@ -16,6 +16,7 @@ use execute::{JobRunner, Prepared};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -170,6 +171,8 @@ impl Worker {
             .clone()
             .unwrap_or_else(|| pool.backend().health_check_key(&queue));
         let semaphore = Arc::new(Semaphore::new(settings.max_jobs));
+        // Jobs running here: their abort tokens and enqueue times, for abort requests.
+        let running: Arc<Mutex<HashMap<String, (CancellationToken, i64)>>> = Arc::default();
         let slot_freed = Arc::new(Notify::new());
         let tracker = TaskTracker::new();
         let token_prefix = uuid::Uuid::new_v4().simple().to_string()[..16].to_owned();
@@ -242,8 +245,22 @@ impl Worker {
                                 .expect("claimed no more jobs than free slots");
                             let runner = runner.clone();
                             let slot_freed = slot_freed.clone();
+                            let registered = match &prepared {
+                                Prepared::Run(run) => {
+                                    let id = run.claimed.job_id.clone();
+                                    running.lock().unwrap().insert(
+                                        id.clone(),
+                                        (run.abort.clone(), run.record.enqueue_time_ms),
+                                    );
+                                    Some((id, running.clone()))
+                                }
+                                Prepared::Fail(_) => None,
+                            };
                             tracker.spawn(async move {
                                 runner.execute(prepared).await;
+                                if let Some((id, running)) = registered {
+                                    running.lock().unwrap().remove(&id);
+                                }
                                 drop(permit);
                                 slot_freed.notify_one();
                             });
@@ -256,6 +273,10 @@ impl Worker {
                         tracing::error!(queue = %queue, "claiming jobs failed, retrying in {error_backoff:?}: {e}");
                     }
                 }
+            }
+
+            if settings.allow_abort_jobs {
+                check_aborts(&pool, &running).await;
             }
 
             if Instant::now() >= next_health {
@@ -331,6 +352,28 @@ impl Worker {
         };
         tracing::info!(queue = %queue, ?stats, "worker stopped");
         Ok(stats)
+    }
+}
+
+/// Cancels running jobs whose abort was requested (one backend call for all of them).
+async fn check_aborts(pool: &Pool, running: &Mutex<HashMap<String, (CancellationToken, i64)>>) {
+    let ids: Vec<String> = running.lock().unwrap().keys().cloned().collect();
+    if ids.is_empty() {
+        return;
+    }
+    match pool.backend().abort_markers(&ids).await {
+        Ok(markers) => {
+            let running = running.lock().unwrap();
+            for (id, marker_ms) in markers {
+                if let Some((token, enqueue_ms)) = running.get(&id) {
+                    if execute::marker_applies(marker_ms, *enqueue_ms) && !token.is_cancelled() {
+                        tracing::info!(job_id = %id, "abort requested, cancelling the job");
+                        token.cancel();
+                    }
+                }
+            }
+        }
+        Err(e) => tracing::warn!("checking abort requests failed: {e}"),
     }
 }
 

@@ -2,81 +2,9 @@
 //! position or by name, the context, arity errors, result conversion, error classification.
 #![deny(warnings, missing_docs)]
 
-use arq::backend::{
-    Backend, BoxFuture, ClaimRequest, ClaimedJob, EnqueueRequest, FinishRequest, Lease, RawStatus,
-    RetryRequest,
-};
 use arq::{Args, Ctx, Function, Pool, Retry, State, Value};
-use bytes::Bytes;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// A backend that is never called: the handlers only need a pool to build a context.
-struct NoBackend;
-
-impl Backend for NoBackend {
-    fn enqueue<'a>(&'a self, _: &'a EnqueueRequest) -> BoxFuture<'a, arq::Result<bool>> {
-        unreachable!()
-    }
-    fn claim<'a>(&'a self, _: &'a ClaimRequest) -> BoxFuture<'a, arq::Result<Vec<ClaimedJob>>> {
-        unreachable!()
-    }
-    fn set_leases<'a>(&'a self, _: &'a [Lease]) -> BoxFuture<'a, arq::Result<usize>> {
-        unreachable!()
-    }
-    fn set_job_try<'a>(&'a self, _: &'a str, _: i64) -> BoxFuture<'a, arq::Result<()>> {
-        unreachable!()
-    }
-    fn finish<'a>(&'a self, _: &'a FinishRequest) -> BoxFuture<'a, arq::Result<bool>> {
-        unreachable!()
-    }
-    fn retry<'a>(&'a self, _: &'a RetryRequest) -> BoxFuture<'a, arq::Result<bool>> {
-        unreachable!()
-    }
-    fn release<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, arq::Result<bool>> {
-        unreachable!()
-    }
-    fn status<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, arq::Result<RawStatus>> {
-        unreachable!()
-    }
-    fn result_and_score<'a>(
-        &'a self,
-        _: &'a str,
-        _: &'a str,
-    ) -> BoxFuture<'a, arq::Result<(Option<Bytes>, Option<f64>)>> {
-        unreachable!()
-    }
-    fn get_job<'a>(&'a self, _: &'a str) -> BoxFuture<'a, arq::Result<Option<Bytes>>> {
-        unreachable!()
-    }
-    fn get_score<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, arq::Result<Option<f64>>> {
-        unreachable!()
-    }
-    fn queue_size<'a>(&'a self, _: &'a str) -> BoxFuture<'a, arq::Result<u64>> {
-        unreachable!()
-    }
-    fn health_check_key(&self, _: &str) -> String {
-        unreachable!()
-    }
-    fn write_health<'a>(
-        &'a self,
-        _: &'a str,
-        _: &'a str,
-        _: &'a str,
-        _: i64,
-    ) -> BoxFuture<'a, arq::Result<u64>> {
-        unreachable!()
-    }
-    fn read_health<'a>(&'a self, _: &'a str) -> BoxFuture<'a, arq::Result<Option<String>>> {
-        unreachable!()
-    }
-    fn delete_health<'a>(&'a self, _: &'a str) -> BoxFuture<'a, arq::Result<()>> {
-        unreachable!()
-    }
-    fn describe<'a>(&'a self) -> BoxFuture<'a, arq::Result<String>> {
-        unreachable!()
-    }
-}
 
 /// Why a greeting failed.
 #[derive(Debug)]
@@ -122,7 +50,7 @@ pub async fn owned_ctx(ctx: Ctx) -> String {
 }
 
 fn ctx(function: &str) -> Ctx {
-    let pool = Pool::new(Arc::new(NoBackend));
+    let pool = Pool::unconnected();
     Ctx::new(
         "job-1",
         1,
