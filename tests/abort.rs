@@ -197,3 +197,23 @@ async fn python_style_markers_old_ones_are_ignored_fresh_ones_abort() {
     assert!(f.job_failure().unwrap().is_aborted(), "{f}");
     assert_eq!(abort_set_size(&raw).await, 0, "both markers consumed");
 }
+
+#[tokio::test]
+async fn enqueue_clears_a_marker_left_for_the_same_id() {
+    let redis = TestRedis::start();
+    let pool = redis.pool().await;
+    let raw = redis.raw().await;
+    // A fresh marker (a Python client's abort of an id not in use, a second ago).
+    let now = arq::now_ms() as f64;
+    let _: () = raw
+        .zadd("arq:abort", None, None, false, false, (now, "reuse"))
+        .await
+        .unwrap();
+    let job = long_job::enqueue(&pool, "reuse".into(), 0)
+        .job_id("reuse")
+        .await
+        .unwrap();
+    assert_eq!(abort_set_size(&raw).await, 0);
+    run_burst(&pool).await;
+    assert_eq!(job.result(Duration::from_secs(1)).await.unwrap(), "reuse");
+}

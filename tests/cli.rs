@@ -10,6 +10,7 @@ mod common;
 use arq::{JobStatus, WorkerSettings};
 use common::TestRedis;
 use fred::prelude::*;
+use serde_json::json;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -53,6 +54,7 @@ fn spawn_cli(args: &[&str], no_jobs: bool) -> Child {
             .join("\u{1f}"),
     )
     .env("RUST_LOG", "info")
+    .stdin(Stdio::null())
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
     if no_jobs {
@@ -249,4 +251,144 @@ fn bad_usage_exits_two() {
     let status = wait_exit(&mut child, Duration::from_secs(20));
     assert_eq!(status.code(), Some(2));
     assert!(output_of(child).contains("--max-jobs"));
+}
+
+fn cli_json(args: &[&str]) -> (i32, serde_json::Value) {
+    let mut with_json = vec!["--json"];
+    with_json.extend_from_slice(args);
+    let mut child = spawn_cli(&with_json, true);
+    let status = wait_exit(&mut child, Duration::from_secs(20));
+    let out = output_of(child);
+    let start = out
+        .find(['{', '['])
+        .unwrap_or_else(|| panic!("no JSON in: {out}"));
+    let value = serde_json::Deserializer::from_str(&out[start..])
+        .into_iter::<serde_json::Value>()
+        .next()
+        .unwrap()
+        .unwrap_or_else(|e| panic!("bad JSON ({e}) in: {out}"));
+    (status.code().unwrap(), value)
+}
+
+#[tokio::test]
+async fn admin_commands_inspect_and_steer_a_live_queue() {
+    let redis = TestRedis::start();
+    let pool = redis.pool().await;
+    let url = redis.url();
+    let q = "cli:admin";
+    let conn = ["--redis-url", url.as_str(), "--queue", q];
+    let with = |cmd: &[&str], extra: &[&str]| -> Vec<String> {
+        cmd.iter()
+            .map(|s| s.to_string())
+            .chain(conn.iter().map(|s| s.to_string()))
+            .chain(extra.iter().map(|s| s.to_string()))
+            .collect()
+    };
+    let run = |args: Vec<String>| {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        cli_json(&refs)
+    };
+
+    // enqueue by name with JSON arguments (works for functions this binary doesn't have)
+    let (code, v) = run(with(
+        &["enqueue", "cli_slow"],
+        &["--args", "[5]", "--job-id", "j1"],
+    ));
+    assert_eq!(
+        (code, &v["job_id"], &v["enqueued"]),
+        (0, &json!("j1"), &json!(true))
+    );
+    let (code, v) = run(with(
+        &["enqueue", "cli_slow"],
+        &["--args", "[5]", "--job-id", "j1"],
+    ));
+    assert_eq!(
+        (code, &v["enqueued"]),
+        (1, &json!(false)),
+        "duplicate id refused"
+    );
+    let (_, v) = run(with(
+        &["enqueue", "py_func"],
+        &["--kwargs", r#"{"x": [1, "a"]}"#, "--defer-by", "600"],
+    ));
+    let deferred_id = v["job_id"].as_str().unwrap().to_owned();
+
+    let (_, v) = run(with(&["jobs"], &[]));
+    let jobs = v.as_array().unwrap();
+    assert_eq!(jobs.len(), 2);
+    assert_eq!(jobs[0]["job_id"], "j1");
+    assert_eq!(jobs[0]["status"], "queued");
+    assert_eq!(jobs[0]["function"], "cli_slow");
+    assert_eq!(jobs[0]["args"], json!([5]));
+    assert_eq!(jobs[1]["status"], "deferred");
+    assert_eq!(jobs[1]["kwargs"], json!({"x": [1, "a"]}));
+    let (_, v) = run(with(&["jobs"], &["--status", "deferred"]));
+    assert_eq!(v.as_array().unwrap().len(), 1);
+    let (_, v) = run(with(&["jobs"], &["--function", "cli_slow"]));
+    assert_eq!(v.as_array().unwrap().len(), 1);
+
+    let (_, v) = run(with(&["info"], &[]));
+    assert_eq!(
+        (
+            v["total"].as_u64(),
+            v["queued"].as_u64(),
+            v["deferred"].as_u64()
+        ),
+        (Some(2), Some(1), Some(1))
+    );
+    let (_, v) = cli_json(&["queues", "--redis-url", &url]);
+    assert_eq!(v[0]["queue"], q);
+
+    let (_, v) = run(with(&["status", "j1"], &[]));
+    assert_eq!(v["status"], "queued");
+    // abort the deferred one; delete fails for unknown ids
+    let (code, v) = run(with(&["abort", deferred_id.as_str()], &[]));
+    assert_eq!((code, &v["aborted"]), (0, &json!(true)));
+    let (code, _) = run(with(&["delete", "nope"], &[]));
+    assert_eq!(code, 1);
+
+    // run j1, then read its result, retry it, and read again
+    let w = arq::Worker::new(
+        pool.clone(),
+        arq::WorkerSettings::new()
+            .functions([cli_slow::FUNCTION])
+            .queue_name(q)
+            .burst(true)
+            .handle_signals(false)
+            .poll_delay(Duration::from_millis(20)),
+    )
+    .unwrap();
+    w.run().await.unwrap();
+    let (code, v) = run(with(&["result", "j1"], &[]));
+    assert_eq!(
+        (code, &v["success"], &v["result"]),
+        (0, &json!(true), &json!(5))
+    );
+    let (code, v) = run(with(&["result", deferred_id.as_str()], &[]));
+    assert_eq!((code, &v["success"]), (1, &json!(false)));
+    assert!(v["result"].as_str().unwrap().starts_with("CancelledError"));
+    let (code, _) = run(with(&["retry", "j1"], &[]));
+    assert_eq!(code, 0);
+    let (_, v) = run(with(&["status", "j1"], &[]));
+    assert_eq!(v["status"], "queued");
+
+    // purge asks first
+    let mut child = spawn_cli(
+        &with(&["purge"], &[])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        true,
+    );
+    drop(child.stdin.take());
+    let status = wait_exit(&mut child, Duration::from_secs(20));
+    assert_eq!(status.code(), Some(1));
+    assert_eq!(
+        pool.queue_size(q).await.unwrap(),
+        1,
+        "nothing purged without confirmation"
+    );
+    let (code, v) = run(with(&["purge"], &["--yes"]));
+    assert_eq!((code, v["deleted"].as_u64()), (0, Some(1)));
+    assert_eq!(pool.queue_size(q).await.unwrap(), 0);
 }

@@ -11,6 +11,8 @@
 //! `inventory` only sees jobs linked into the running binary, so the stand-alone `arq-cli`
 //! binary has none; its `run` says how to build a worker binary like the one above.
 
+pub mod admin;
+
 use anyhow::Context as _;
 use arq::{Worker, WorkerSettings};
 use clap::{Args, Parser, Subcommand};
@@ -23,7 +25,7 @@ use std::time::Duration;
 #[command(
     name = "arq-cli",
     version,
-    about = "Run arq workers and check their health"
+    about = "Run arq workers, check their health, inspect and steer queues"
 )]
 pub struct Opt {
     /// What to do.
@@ -32,6 +34,9 @@ pub struct Opt {
     /// Log more (-v: debug, -vv: trace). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Print JSON (for scripts) instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
 }
 
 /// Subcommands.
@@ -42,6 +47,9 @@ pub enum Command {
     /// Exit 0 if a worker of the queue wrote its health record recently, else 1
     /// (Python's `arq --check`).
     Check(ConnOpt),
+    /// Inspect and steer queues.
+    #[command(flatten)]
+    Admin(admin::Admin),
 }
 
 /// Where the queue lives.
@@ -166,6 +174,7 @@ with `arq-cli` as a dependency (e.g. src/bin/worker.rs):
 /// Runs a parsed command.
 pub async fn run(opt: Opt, settings: WorkerSettings) -> anyhow::Result<u8> {
     match opt.command {
+        Command::Admin(cmd) => admin::run(cmd, opt.json).await,
         Command::Check(conn) => check(&conn).await,
         Command::Run(r) if r.check => check(&r.conn).await,
         Command::Run(r) => {

@@ -35,6 +35,51 @@ pub struct EnqueueRequest {
     /// The job key's time to live in ms; `None` for arq's default
     /// (`score - now + 86_400_000`).
     pub expires_ms: Option<i64>,
+    /// Replace an existing result (and reset the try counter) instead of refusing the id:
+    /// re-running a finished job. A job record with the id is still refused.
+    pub replace_result: bool,
+}
+
+/// One step of a scan over results: the next cursor (0 when done) and `(job id, record)`s.
+pub type ResultScan = (u64, Vec<(String, Bytes)>);
+
+/// One entry of a queue, as [`Backend::queue_page`] reads it.
+#[derive(Debug, Clone)]
+pub struct QueueEntry {
+    /// The job id.
+    pub job_id: String,
+    /// Its score (ms).
+    pub score: i64,
+    /// The job record; `None` when the job key is gone.
+    pub payload: Option<Bytes>,
+    /// A worker holds it.
+    pub in_progress: bool,
+}
+
+/// A page of a queue, with the backend's clock.
+#[derive(Debug, Clone)]
+pub struct QueuePage {
+    /// The backend's clock, ms.
+    pub now_ms: i64,
+    /// The entries, in score order.
+    pub entries: Vec<QueueEntry>,
+}
+
+/// Counts of a queue by state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueStats {
+    /// The backend's clock, ms.
+    pub now_ms: i64,
+    /// All entries (queued, deferred and running).
+    pub total: u64,
+    /// Entries not due yet.
+    pub deferred: u64,
+    /// Due entries a worker holds (counted among the first 10 000 due entries).
+    pub running: u64,
+    /// The lowest score, if the queue is not empty.
+    pub oldest_score: Option<i64>,
+    /// The running count stopped at its scan limit.
+    pub running_capped: bool,
 }
 
 /// A request to claim up to `limit` due jobs of a queue and start them, in one step.
@@ -195,6 +240,31 @@ pub trait Backend: Send + Sync + 'static {
         job_ids: &'a [String],
     ) -> BoxFuture<'a, Result<Vec<(String, i64)>>>;
 
+    /// A page of a queue in score order (`offset`, at most `limit` entries).
+    fn queue_page<'a>(
+        &'a self,
+        queue: &'a str,
+        offset: u64,
+        limit: u64,
+    ) -> BoxFuture<'a, Result<QueuePage>>;
+
+    /// Counts of a queue by state.
+    fn queue_stats<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<QueueStats>>;
+
+    /// The queues that exist (sorted sets other than the abort set), sorted.
+    fn list_queues<'a>(&'a self) -> BoxFuture<'a, Result<Vec<String>>>;
+
+    /// One step of a scan over stored results: `(next cursor, [(job id, record)])`; the scan
+    /// is done when the next cursor is 0. Never blocks the server the way `KEYS` does.
+    fn scan_results<'a>(&'a self, cursor: u64, count: u64) -> BoxFuture<'a, Result<ResultScan>>;
+
+    /// Removes a job and everything about it; returns how many of its queue entry, record
+    /// and result existed.
+    fn delete_job<'a>(&'a self, queue: &'a str, job_id: &'a str) -> BoxFuture<'a, Result<u64>>;
+
+    /// Removes up to `batch` entries of a queue that are not running; returns how many.
+    fn purge<'a>(&'a self, queue: &'a str, batch: u64) -> BoxFuture<'a, Result<u64>>;
+
     /// Reads what `Job.status()` needs, atomically.
     fn status<'a>(&'a self, queue: &'a str, job_id: &'a str) -> BoxFuture<'a, Result<RawStatus>>;
 
@@ -279,6 +349,24 @@ impl Backend for Unconnected {
         unconnected()
     }
     fn abort_markers<'a>(&'a self, _: &'a [String]) -> BoxFuture<'a, Result<Vec<(String, i64)>>> {
+        unconnected()
+    }
+    fn queue_page<'a>(&'a self, _: &'a str, _: u64, _: u64) -> BoxFuture<'a, Result<QueuePage>> {
+        unconnected()
+    }
+    fn queue_stats<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<QueueStats>> {
+        unconnected()
+    }
+    fn list_queues<'a>(&'a self) -> BoxFuture<'a, Result<Vec<String>>> {
+        unconnected()
+    }
+    fn scan_results<'a>(&'a self, _: u64, _: u64) -> BoxFuture<'a, Result<ResultScan>> {
+        unconnected()
+    }
+    fn delete_job<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<u64>> {
+        unconnected()
+    }
+    fn purge<'a>(&'a self, _: &'a str, _: u64) -> BoxFuture<'a, Result<u64>> {
         unconnected()
     }
     fn status<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<RawStatus>> {

@@ -1,6 +1,6 @@
 //! The client side: the pool, enqueueing, and job handles (status, result, info).
 
-use crate::backend::{AbortOutcome, AbortRequest, Defer, EnqueueRequest};
+use crate::backend::{AbortOutcome, AbortRequest, Defer, EnqueueRequest, QueueStats};
 use crate::time::duration_ms;
 use crate::{
     from_value, ms_to_datetime, now_ms, to_value, Backend, Codec, Error, JobFailure, JobRecord,
@@ -99,6 +99,151 @@ impl Pool {
         self.backend.read_health(&key).await
     }
 
+    /// The queues that exist in this database (sorted sets other than the abort set).
+    pub async fn queues(&self) -> Result<Vec<String>> {
+        self.backend.list_queues().await
+    }
+
+    /// Counts of a queue by state, and its oldest entry.
+    pub async fn queue_info(&self, queue: &str) -> Result<QueueStats> {
+        self.backend.queue_stats(queue).await
+    }
+
+    /// Every job in a queue, in score order (Python arq's `queued_jobs`). A queue entry whose
+    /// job record expired or cannot be decoded is listed with `job: None` and the reason,
+    /// never an error (arq #466).
+    pub async fn queued_jobs(&self, queue: &str) -> Result<Vec<QueuedJob>> {
+        let mut all = Vec::new();
+        let mut offset = 0;
+        loop {
+            let page = self.queued_jobs_page(queue, offset, 1000).await?;
+            let n = page.len() as u64;
+            all.extend(page);
+            if n < 1000 {
+                return Ok(all);
+            }
+            offset += n;
+        }
+    }
+
+    /// One page of [`Pool::queued_jobs`]: at most `limit` entries from `offset`, one round
+    /// trip.
+    pub async fn queued_jobs_page(
+        &self,
+        queue: &str,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<QueuedJob>> {
+        let page = self.backend.queue_page(queue, offset, limit).await?;
+        Ok(page
+            .entries
+            .into_iter()
+            .map(|e| {
+                let status = if e.in_progress {
+                    JobStatus::InProgress
+                } else if e.score > page.now_ms {
+                    JobStatus::Deferred
+                } else {
+                    JobStatus::Queued
+                };
+                let (job, problem) = match &e.payload {
+                    None => (
+                        None,
+                        Some("job record missing (expired or deleted)".to_owned()),
+                    ),
+                    Some(raw) => match self.decode("job", raw).and_then(|v| {
+                        JobRecord::from_value(&v).map_err(|m| Error::Decode {
+                            what: "job".into(),
+                            message: m,
+                        })
+                    }) {
+                        Ok(r) => (Some(JobDef::from_record(r, Some(e.score))), None),
+                        Err(err) => (None, Some(err.to_string())),
+                    },
+                };
+                QueuedJob {
+                    job_id: e.job_id,
+                    score: e.score,
+                    status,
+                    job,
+                    problem,
+                }
+            })
+            .collect())
+    }
+
+    /// Every stored result, sorted by enqueue time (Python arq's `all_job_results`), read with
+    /// SCAN in batches, never `KEYS`. Results that cannot be decoded are skipped with a
+    /// warning rather than failing the call.
+    pub async fn all_job_results(&self) -> Result<Vec<JobResult>> {
+        let mut out = Vec::new();
+        let mut cursor = 0;
+        loop {
+            let (next, batch) = self.backend.scan_results(cursor, 500).await?;
+            for (id, raw) in batch {
+                match self.decode("result", &raw).and_then(|v| {
+                    ResultRecord::from_value(&v).map_err(|m| Error::Decode {
+                        what: "result".into(),
+                        message: m,
+                    })
+                }) {
+                    Ok(r) => out.push(JobResult::from_record(r)),
+                    Err(e) => tracing::warn!(job_id = %id, "skipping a result: {e}"),
+                }
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        out.sort_by_key(|r| r.job.enqueue_time);
+        Ok(out)
+    }
+
+    /// Deletes a job and everything about it (queue entry, record, result, lease); a worker
+    /// still running it can no longer store its outcome. Returns whether anything existed.
+    pub async fn delete_job(&self, queue: &str, job_id: &str) -> Result<bool> {
+        Ok(self.backend.delete_job(queue, job_id).await? > 0)
+    }
+
+    /// Deletes every job of a queue that is not running; returns how many.
+    pub async fn purge_queue(&self, queue: &str) -> Result<u64> {
+        let mut total = 0;
+        loop {
+            let n = self.backend.purge(queue, 1000).await?;
+            total += n;
+            if n == 0 {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Runs a finished (or failed) job again under the same id, with the arguments stored in
+    /// its result; the old result is replaced and its tries start from one.
+    pub async fn retry_job(&self, queue: &str, job_id: &str) -> Result<Job<Value>> {
+        let (raw, _) = self.backend.result_and_score(queue, job_id).await?;
+        let Some(raw) = raw else {
+            return Err(Error::InvalidArgument(format!(
+                "job {job_id:?} has no stored result to run again (it is unknown, still queued \
+                 or running, or its result was not kept)"
+            )));
+        };
+        let v = self.decode("result", &raw)?;
+        let r = ResultRecord::from_value(&v).map_err(|m| Error::Decode {
+            what: "result".into(),
+            message: m,
+        })?;
+        let mut e = self
+            .enqueue_job(r.function, r.args)
+            .job_id(job_id)
+            .queue_name(queue)
+            .replace_result(true);
+        for (k, v) in r.kwargs {
+            e = e.kwarg(k, v);
+        }
+        e.await
+    }
+
     pub(crate) fn encode(&self, what: &str, v: &Value) -> Result<Vec<u8>> {
         self.codec.encode(v).map_err(|e| Error::Encode {
             what: what.into(),
@@ -145,6 +290,7 @@ pub struct Enqueue<'p, T> {
     when: Result<When>,
     expires: Option<Duration>,
     job_try: Option<i64>,
+    replace_result: bool,
     _out: PhantomData<fn() -> T>,
 }
 
@@ -166,8 +312,17 @@ impl<'p, T> Enqueue<'p, T> {
             when: Ok(When::Now),
             expires: None,
             job_try: None,
+            replace_result: false,
             _out: PhantomData,
         }
+    }
+
+    /// Replaces a stored result with the same id (and resets its try counter) instead of
+    /// refusing the id: how a finished or failed job is run again. A job that is still
+    /// queued or running is still refused.
+    pub fn replace_result(mut self, yes: bool) -> Self {
+        self.replace_result = yes;
+        self
     }
 
     /// Sets the job id (Python's `_job_id`); a job or result with this id already present
@@ -263,6 +418,7 @@ impl<'p, T> Enqueue<'p, T> {
             payload,
             defer,
             expires_ms,
+            replace_result: self.replace_result,
         };
         if self.pool.backend.enqueue(&req).await? {
             Ok(Job::new(self.pool.clone(), req.job_id, req.queue))
@@ -355,6 +511,34 @@ pub struct JobResult {
     pub queue_name: String,
     /// Its id.
     pub job_id: String,
+}
+
+impl JobDef {
+    fn from_record(r: JobRecord, score: Option<i64>) -> Self {
+        JobDef {
+            function: r.function,
+            args: r.args,
+            kwargs: r.kwargs,
+            job_try: r.job_try,
+            enqueue_time: ms_to_datetime(r.enqueue_time_ms),
+            score,
+        }
+    }
+}
+
+/// One entry of a queue, as [`Pool::queued_jobs`] lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueuedJob {
+    /// The job id.
+    pub job_id: String,
+    /// Its score (ms from which it may run).
+    pub score: i64,
+    /// Queued, deferred or in progress.
+    pub status: JobStatus,
+    /// What was enqueued; `None` when the record is missing or undecodable.
+    pub job: Option<JobDef>,
+    /// Why `job` is `None`.
+    pub problem: Option<String>,
 }
 
 impl JobResult {

@@ -22,8 +22,9 @@ pub use worker::{ShutdownHandle, Worker, WorkerSettings, WorkerStats};
 #[doc(hidden)]
 pub mod __private;
 
+pub use backend::QueueStats;
 pub use backend::{Backend, BoxFuture};
-pub use client::{Enqueue, Job, JobDef, JobResult, JobStatus, Pool};
+pub use client::{Enqueue, Job, JobDef, JobResult, JobStatus, Pool, QueuedJob};
 pub use codec::{Codec, MsgpackCodec};
 pub use ctx::{Ctx, State, StateMissing};
 pub use error::{BoxError, Error, JobFailure, Result, EXCEPTION_KEY};

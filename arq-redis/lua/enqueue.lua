@@ -2,14 +2,20 @@
 -- WATCH/EXISTS/MULTI/PSETEX/ZADD/EXEC, as one atomic step).
 -- A stale abort marker for this id (an abort of an earlier job, or of an id never used) is
 -- removed, so it cannot cancel the new job (arq #485).
--- KEYS[1] job key, KEYS[2] result key, KEYS[3] queue, KEYS[4] abort set
+-- KEYS[1] job key, KEYS[2] result key, KEYS[3] queue, KEYS[4] abort set, KEYS[5] retry key
 -- ARGV[1] job id, ARGV[2] payload, ARGV[3] defer mode: 'n' now, 'b' by ms, 'a' at ms,
--- ARGV[4] defer value (ms), ARGV[5] job key TTL in ms, or '' for arq's default
+-- ARGV[4] defer value (ms), ARGV[5] job key TTL in ms, or '' for arq's default,
+-- ARGV[6] '1' to replace an existing result (re-running a finished job) instead of refusing
 -- returns {1, score} when added, {0, 0} when the id is taken, {-1, expires} when the
 -- job would expire at once (a defer_until too far in the past)
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then
+if ARGV[6] == '1' then
+  if redis.call('EXISTS', KEYS[1]) > 0 then
+    return {0, 0}
+  end
+  redis.call('DEL', KEYS[2], KEYS[5])
+elseif redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then
   return {0, 0}
 end
 local score = now

@@ -5,7 +5,8 @@ use crate::scripts::scripts;
 use crate::settings::{connect, RedisSettings};
 use arq_core::backend::{
     AbortOutcome, AbortRequest, Backend, BoxFuture, ClaimRequest, ClaimedJob, Defer,
-    EnqueueRequest, FinishRequest, Lease, RawStatus, RetryRequest,
+    EnqueueRequest, FinishRequest, Lease, QueueEntry, QueuePage, QueueStats, RawStatus, ResultScan,
+    RetryRequest,
 };
 use arq_core::{Error, Result};
 use bytes::Bytes;
@@ -120,6 +121,7 @@ impl Backend for RedisBackend {
                 self.keys.result(&req.job_id),
                 self.keys.queue(&req.queue).to_owned(),
                 self.keys.abort().to_owned(),
+                self.keys.retry(&req.job_id),
             ];
             let args: Vec<RValue> = vec![
                 req.job_id.as_str().into(),
@@ -130,6 +132,7 @@ impl Backend for RedisBackend {
                     .map(|e| e.to_string())
                     .unwrap_or_default()
                     .into(),
+                if req.replace_result { "1" } else { "0" }.into(),
             ];
             let reply: RValue = scripts()
                 .enqueue
@@ -363,6 +366,201 @@ impl Backend for RedisBackend {
                 .zip(scores.iter())
                 .filter_map(|(id, s)| score_of(s).map(|ms| (id.clone(), ms.round() as i64)))
                 .collect())
+        })
+    }
+
+    fn queue_page<'a>(
+        &'a self,
+        queue: &'a str,
+        offset: u64,
+        limit: u64,
+    ) -> BoxFuture<'a, Result<QueuePage>> {
+        Box::pin(async move {
+            if limit == 0 {
+                return Ok(QueuePage {
+                    now_ms: 0,
+                    entries: Vec::new(),
+                });
+            }
+            let args: Vec<RValue> = vec![
+                (offset as i64).into(),
+                (limit.min(i64::MAX as u64) as i64).into(),
+                self.keys.job_prefix().into(),
+                self.keys.in_progress_prefix().into(),
+            ];
+            let reply: RValue = scripts()
+                .queue_page
+                .evalsha_with_reload(self.pool.next(), vec![self.keys.queue(queue)], args)
+                .await
+                .map_err(err)?;
+            let mut items = array(reply, "queue_page")?.into_iter();
+            let now_ms = items
+                .next()
+                .as_ref()
+                .and_then(int_of)
+                .ok_or_else(|| protocol("queue_page: time"))?;
+            let mut entries = Vec::new();
+            for item in items {
+                let mut f = array(item, "queue_page item")?.into_iter();
+                let (Some(id), Some(score), Some(payload), Some(running)) =
+                    (f.next(), f.next(), f.next(), f.next())
+                else {
+                    return Err(protocol("queue_page: short item"));
+                };
+                entries.push(QueueEntry {
+                    job_id: string_of(id).ok_or_else(|| protocol("queue_page: id"))?,
+                    score: score_of(&score).map_or(0, |s| s.round() as i64),
+                    payload: bytes_of(payload),
+                    in_progress: int_of(&running) == Some(1),
+                });
+            }
+            Ok(QueuePage { now_ms, entries })
+        })
+    }
+
+    fn queue_stats<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<QueueStats>> {
+        Box::pin(async move {
+            let args: Vec<RValue> = vec![self.keys.in_progress_prefix().into(), 10_000i64.into()];
+            let reply: RValue = scripts()
+                .queue_stats
+                .evalsha_with_reload(self.pool.next(), vec![self.keys.queue(queue)], args)
+                .await
+                .map_err(err)?;
+            let r = array(reply, "queue_stats")?;
+            if r.len() < 6 {
+                return Err(protocol("queue_stats: short reply"));
+            }
+            let n = |i: usize| int_of(&r[i]).unwrap_or(0).max(0) as u64;
+            Ok(QueueStats {
+                now_ms: int_of(&r[0]).unwrap_or(0),
+                total: n(1),
+                deferred: n(2),
+                running: n(3),
+                oldest_score: score_of(&r[4]).map(|s| s.round() as i64),
+                running_capped: n(5) == 1,
+            })
+        })
+    }
+
+    fn list_queues<'a>(&'a self) -> BoxFuture<'a, Result<Vec<String>>> {
+        Box::pin(async move {
+            let mut cursor = "0".to_owned();
+            let mut names = Vec::new();
+            loop {
+                let reply: RValue = self
+                    .pool
+                    .next()
+                    .custom(
+                        fred::cmd!("SCAN"),
+                        vec![cursor.as_str(), "COUNT", "1000", "TYPE", "zset"],
+                    )
+                    .await
+                    .map_err(err)?;
+                let mut r = array(reply, "SCAN")?.into_iter();
+                cursor = r
+                    .next()
+                    .and_then(string_of)
+                    .ok_or_else(|| protocol("SCAN cursor"))?;
+                for key in array(r.next().unwrap_or(RValue::Null), "SCAN keys")? {
+                    if let Some(k) = string_of(key) {
+                        if k != self.keys.abort() {
+                            names.push(k);
+                        }
+                    }
+                }
+                if cursor == "0" {
+                    break;
+                }
+            }
+            names.sort();
+            names.dedup();
+            Ok(names)
+        })
+    }
+
+    fn scan_results<'a>(&'a self, cursor: u64, count: u64) -> BoxFuture<'a, Result<ResultScan>> {
+        Box::pin(async move {
+            let pattern = format!("{}*", self.keys.result(""));
+            let reply: RValue = self
+                .pool
+                .next()
+                .custom(
+                    fred::cmd!("SCAN"),
+                    vec![
+                        cursor.to_string(),
+                        "MATCH".into(),
+                        pattern,
+                        "COUNT".into(),
+                        count.max(1).to_string(),
+                    ],
+                )
+                .await
+                .map_err(err)?;
+            let mut r = array(reply, "SCAN")?.into_iter();
+            let next = r
+                .next()
+                .as_ref()
+                .and_then(int_of)
+                .ok_or_else(|| protocol("SCAN cursor"))? as u64;
+            let keys: Vec<String> = array(r.next().unwrap_or(RValue::Null), "SCAN keys")?
+                .into_iter()
+                .filter_map(string_of)
+                .collect();
+            if keys.is_empty() {
+                return Ok((next, Vec::new()));
+            }
+            let values: RValue = self
+                .pool
+                .next()
+                .custom(fred::cmd!("MGET"), keys.clone())
+                .await
+                .map_err(err)?;
+            let prefix = self.keys.result("");
+            let found = keys
+                .into_iter()
+                .zip(array(values, "MGET")?)
+                .filter_map(|(k, v)| {
+                    let id = k.strip_prefix(&prefix)?.to_owned();
+                    Some((id, bytes_of(v)?))
+                })
+                .collect();
+            Ok((next, found))
+        })
+    }
+
+    fn delete_job<'a>(&'a self, queue: &'a str, job_id: &'a str) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(async move {
+            let keys = vec![
+                self.keys.queue(queue).to_owned(),
+                self.keys.job(job_id),
+                self.keys.retry(job_id),
+                self.keys.result(job_id),
+                self.keys.in_progress(job_id),
+                self.keys.abort().to_owned(),
+            ];
+            let n: i64 = scripts()
+                .delete
+                .evalsha_with_reload(self.pool.next(), keys, vec![job_id])
+                .await
+                .map_err(err)?;
+            Ok(n.max(0) as u64)
+        })
+    }
+
+    fn purge<'a>(&'a self, queue: &'a str, batch: u64) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(async move {
+            let args: Vec<RValue> = vec![
+                (batch.clamp(1, 100_000) as i64).into(),
+                self.keys.job_prefix().into(),
+                self.keys.in_progress_prefix().into(),
+                self.keys.retry_prefix().into(),
+            ];
+            let n: i64 = scripts()
+                .purge
+                .evalsha_with_reload(self.pool.next(), vec![self.keys.queue(queue)], args)
+                .await
+                .map_err(err)?;
+            Ok(n.max(0) as u64)
         })
     }
 

@@ -16,6 +16,10 @@ pub(crate) struct Scripts {
     pub(crate) result: Script,
     pub(crate) health: Script,
     pub(crate) abort: Script,
+    pub(crate) queue_page: Script,
+    pub(crate) queue_stats: Script,
+    pub(crate) delete: Script,
+    pub(crate) purge: Script,
 }
 
 pub(crate) fn scripts() -> &'static Scripts {
@@ -31,5 +35,9 @@ pub(crate) fn scripts() -> &'static Scripts {
         result: Script::from_lua(include_str!("../lua/result.lua")),
         health: Script::from_lua(include_str!("../lua/health.lua")),
         abort: Script::from_lua(include_str!("../lua/abort.lua")),
+        queue_page: Script::from_lua(include_str!("../lua/queue_page.lua")),
+        queue_stats: Script::from_lua(include_str!("../lua/queue_stats.lua")),
+        delete: Script::from_lua(include_str!("../lua/delete.lua")),
+        purge: Script::from_lua(include_str!("../lua/purge.lua")),
     })
 }
