@@ -695,3 +695,47 @@ async fn scripts_are_reloaded_after_script_flush() {
     assert_eq!(a.result(Duration::from_secs(1)).await.unwrap(), 0);
     assert_eq!(b.result(Duration::from_secs(1)).await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn one_workers_shutdown_keeps_the_others_health_record() {
+    let redis = TestRedis::start();
+    let pool = redis.pool().await;
+    let start = || {
+        let w = Worker::new(
+            pool.clone(),
+            fast_settings().functions([sleep_ms::FUNCTION]),
+        )
+        .unwrap();
+        let stop = w.shutdown_handle();
+        (stop, tokio::spawn(w.run()))
+    };
+    let (stop_a, run_a) = start();
+    let (stop_b, run_b) = start();
+    let mut records = Vec::new();
+    for _ in 0..200 {
+        records = pool.worker_health("arq:queue").await.unwrap();
+        if records.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(records.len(), 2, "each worker has its own record");
+    assert!(records.iter().all(|(_, r)| r.contains("j_complete=0")));
+
+    stop_a.shutdown();
+    run_a.await.unwrap().unwrap();
+    // arq deleted the shared key here, so `arq --check` failed while B still ran (arq #276).
+    assert!(pool.health_check("arq:queue").await.unwrap().is_some());
+    assert_eq!(pool.worker_health("arq:queue").await.unwrap().len(), 1);
+
+    stop_b.shutdown();
+    run_b.await.unwrap().unwrap();
+    assert_eq!(pool.health_check("arq:queue").await.unwrap(), None);
+    assert!(pool.worker_health("arq:queue").await.unwrap().is_empty());
+    let raw = redis.raw().await;
+    let left: Vec<String> = raw
+        .custom(fred::cmd!("KEYS"), vec!["arq:queue:health-check*"])
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "{left:?}");
+}

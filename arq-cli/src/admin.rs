@@ -196,6 +196,7 @@ pub async fn run(cmd: Admin, as_json: bool) -> anyhow::Result<u8> {
             let pool = pool(&conn).await?;
             let s = pool.queue_info(&conn.queue).await?;
             let health = pool.health_check(&conn.queue).await?;
+            let workers = pool.worker_health(&conn.queue).await?;
             if as_json {
                 print_json(json!({
                     "queue": conn.queue, "total": s.total, "deferred": s.deferred,
@@ -203,6 +204,10 @@ pub async fn run(cmd: Admin, as_json: bool) -> anyhow::Result<u8> {
                     "oldest_score": s.oldest_score,
                     "oldest_age_ms": s.oldest_score.map(|o| s.now_ms - o),
                     "health_check": health,
+                    "workers": workers
+                        .iter()
+                        .map(|(id, r)| json!({"worker": id, "health": r}))
+                        .collect::<Vec<_>>(),
                 }));
             } else {
                 println!("queue:        {}", conn.queue);
@@ -224,6 +229,10 @@ pub async fn run(cmd: Admin, as_json: bool) -> anyhow::Result<u8> {
                         .as_deref()
                         .unwrap_or("none (no worker wrote one recently)")
                 );
+                println!("workers:      {}", workers.len());
+                for (id, record) in &workers {
+                    println!("  {id}: {record}");
+                }
             }
             Ok(0)
         }

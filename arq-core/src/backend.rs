@@ -291,21 +291,26 @@ pub trait Backend: Send + Sync + 'static {
     /// The health-check key of a queue.
     fn health_check_key(&self, queue: &str) -> String;
 
-    /// Writes the health record `text + " queued=<queue size>"` with a TTL, returns the queue
-    /// size.
+    /// Writes the health record `text + " queued=<queue size>"` with a TTL to the queue's
+    /// shared key and to this worker's own record; returns the queue size.
     fn write_health<'a>(
         &'a self,
         key: &'a str,
         queue: &'a str,
         text: &'a str,
         ttl_ms: i64,
+        worker_id: &'a str,
     ) -> BoxFuture<'a, Result<u64>>;
 
     /// Reads a health record.
     fn read_health<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<String>>>;
 
-    /// Deletes a health record.
-    fn delete_health<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<()>>;
+    /// Removes this worker's health record, and the shared one unless another live worker of
+    /// the queue still has a record. Returns how many other live workers remain.
+    fn close_health<'a>(&'a self, key: &'a str, worker_id: &'a str) -> BoxFuture<'a, Result<u64>>;
+
+    /// The live workers' own health records of a queue: `(worker id, record)`.
+    fn worker_health<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Vec<(String, String)>>>;
 
     /// A one-line description of the server for the worker's start-up log.
     fn describe<'a>(&'a self) -> BoxFuture<'a, Result<String>>;
@@ -397,13 +402,17 @@ impl Backend for Unconnected {
         _: &'a str,
         _: &'a str,
         _: i64,
+        _: &'a str,
     ) -> BoxFuture<'a, Result<u64>> {
         unconnected()
     }
     fn read_health<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Option<String>>> {
         unconnected()
     }
-    fn delete_health<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<()>> {
+    fn close_health<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<u64>> {
+        unconnected()
+    }
+    fn worker_health<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Vec<(String, String)>>> {
         unconnected()
     }
     fn describe<'a>(&'a self) -> BoxFuture<'a, Result<String>> {

@@ -99,6 +99,12 @@ impl Pool {
         self.backend.read_health(&key).await
     }
 
+    /// Each live worker's own health record of a queue: `(worker id, record)`.
+    pub async fn worker_health(&self, queue: &str) -> Result<Vec<(String, String)>> {
+        let key = self.backend.health_check_key(queue);
+        self.backend.worker_health(&key).await
+    }
+
     /// The queues that exist in this database (sorted sets other than the abort set).
     pub async fn queues(&self) -> Result<Vec<String>> {
         self.backend.list_queues().await

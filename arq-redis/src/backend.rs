@@ -647,10 +647,16 @@ impl Backend for RedisBackend {
         queue: &'a str,
         text: &'a str,
         ttl_ms: i64,
+        worker_id: &'a str,
     ) -> BoxFuture<'a, Result<u64>> {
         Box::pin(async move {
-            let keys = vec![key.to_owned(), self.keys.queue(queue).to_owned()];
-            let args: Vec<RValue> = vec![text.into(), ttl_ms.max(1).into()];
+            let keys = vec![
+                key.to_owned(),
+                self.keys.queue(queue).to_owned(),
+                format!("{key}:{worker_id}"),
+                format!("{key}:workers"),
+            ];
+            let args: Vec<RValue> = vec![text.into(), ttl_ms.max(1).into(), worker_id.into()];
             let n: i64 = scripts()
                 .health
                 .evalsha_with_reload(self.pool.next(), keys, args)
@@ -667,8 +673,40 @@ impl Backend for RedisBackend {
         })
     }
 
-    fn delete_health<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<()>> {
-        Box::pin(async move { self.pool.del::<(), _>(key).await.map_err(err) })
+    fn close_health<'a>(&'a self, key: &'a str, worker_id: &'a str) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(async move {
+            let keys = vec![
+                key.to_owned(),
+                format!("{key}:{worker_id}"),
+                format!("{key}:workers"),
+            ];
+            let n: i64 = scripts()
+                .health_close
+                .evalsha_with_reload(self.pool.next(), keys, vec![worker_id])
+                .await
+                .map_err(err)?;
+            Ok(n.max(0) as u64)
+        })
+    }
+
+    fn worker_health<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Vec<(String, String)>>> {
+        Box::pin(async move {
+            let ids: Vec<String> = self
+                .pool
+                .next()
+                .custom(fred::cmd!("HKEYS"), vec![format!("{key}:workers")])
+                .await
+                .map_err(err)?;
+            let mut out = Vec::new();
+            for id in ids {
+                let v: RValue = self.pool.get(format!("{key}:{id}")).await.map_err(err)?;
+                if let Some(record) = string_of(v) {
+                    out.push((id, record));
+                }
+            }
+            out.sort();
+            Ok(out)
+        })
     }
 
     fn describe<'a>(&'a self) -> BoxFuture<'a, Result<String>> {

@@ -286,7 +286,7 @@ impl Worker {
                     (settings.health_check_interval + Duration::from_secs(1)).as_millis() as i64;
                 match pool
                     .backend()
-                    .write_health(&health_key, &queue, &text, ttl)
+                    .write_health(&health_key, &queue, &text, ttl, &token_prefix)
                     .await
                 {
                     Ok(_) => next_health = Instant::now() + settings.health_check_interval,
@@ -336,8 +336,12 @@ impl Worker {
             hard_cancel.cancel();
         }
         tracker.wait().await;
-        if let Err(e) = pool.backend().delete_health(&health_key).await {
-            tracing::warn!("deleting the health check failed: {e}");
+        if let Err(e) = pool
+            .backend()
+            .close_health(&health_key, &token_prefix)
+            .await
+        {
+            tracing::warn!("removing the health check failed: {e}");
         }
         drop(runner);
         if let Some(h) = &settings.on_shutdown {
