@@ -64,3 +64,105 @@ fn tasks_enqueue_then_burst_worker() {
         .unwrap();
     assert_eq!(cli.status.code(), Some(1), "no worker left running");
 }
+
+/// A minimal HTTP/1.1 request over a fresh connection: (status code, JSON body).
+fn http(addr: &str, method: &str, path: &str) -> (u16, serde_json::Value) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    let code = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (
+        code,
+        serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+#[test]
+fn axum_app_enqueues_dedupes_and_reports_over_http() {
+    use std::io::BufRead;
+    let redis = TestRedis::start();
+    let mut server = Command::new(example("axum_app"))
+        .env("REDIS_URL", redis.url())
+        .env("PORT", "0")
+        .env("ARQ_EXAMPLE_WORKER", "1")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stdout = server.stdout.take().unwrap();
+    let _guard = Kill(server);
+    let mut line = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap()
+        .to_owned();
+
+    let (code, v) = http(&addr, "POST", "/users/42/welcome");
+    assert_eq!(code, 202);
+    let welcome_id = v["job_id"].as_str().unwrap().to_owned();
+    assert!(["queued", "in_progress", "complete"].contains(&v["status"].as_str().unwrap()));
+
+    let (code, v) = http(&addr, "POST", "/images/7/process");
+    assert_eq!(
+        (code, &v["job_id"], &v["status"], &v["enqueued"]),
+        (
+            202,
+            &serde_json::json!("process-image-7"),
+            &serde_json::json!("deferred"),
+            &serde_json::json!(true)
+        )
+    );
+    let (code, v) = http(&addr, "POST", "/images/7/process");
+    assert_eq!(
+        (code, &v["enqueued"]),
+        (200, &serde_json::json!(false)),
+        "de-duplicated"
+    );
+
+    let wait_complete = |id: &str| {
+        for _ in 0..200 {
+            let (_, v) = http(&addr, "GET", &format!("/jobs/{id}"));
+            if v["status"] == "complete" {
+                return v;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        panic!("job {id} never completed");
+    };
+    let v = wait_complete(&welcome_id);
+    assert_eq!(v["success"], true);
+    assert_eq!(v["result"], "welcome mail sent to user 42 (try 1)");
+    let v = wait_complete("process-image-7");
+    assert_eq!(v["function"], "process_image");
+    assert_eq!(
+        v["result"],
+        serde_json::json!([
+            "image-7-small.png",
+            "image-7-medium.png",
+            "image-7-large.png"
+        ])
+    );
+
+    let (code, v) = http(&addr, "GET", "/jobs/nope");
+    assert_eq!((code, &v["status"]), (404, &serde_json::json!("not_found")));
+}
