@@ -23,7 +23,19 @@ if [ -x "$py" ] && [ -f "$stamp" ] && cmp -s "$req" "$stamp" \
   log "up to date: $venv"
 else
   base="${PYTHON:-python3}"
-  command -v "$base" >/dev/null 2>&1 || { log "no $base on PATH"; exit 1; }
+  if ! command -v "$base" >/dev/null 2>&1 || ! "$base" -c 'import venv, ensurepip' 2>/dev/null; then
+    # A bare Debian has no python3, or python3 without the venv module's pip.
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      log "installing python3 and python3-venv with apt-get"
+      export DEBIAN_FRONTEND=noninteractive
+      apt-get update -qq >&2
+      apt-get install -y -qq python3 python3-venv >&2
+      base=python3
+    else
+      log "$base with the venv module is needed (Debian: apt-get install python3-venv)"
+      exit 1
+    fi
+  fi
   if [ ! -x "$py" ] || ! "$py" -c 'import sys' 2>/dev/null; then
     log "creating $venv with $("$base" --version 2>&1)"
     rm -rf "$venv"

@@ -47,7 +47,7 @@ async def py_fail(ctx, msg):
 async def ledger(ctx, n):
     """One entry per run, in a list on a second Redis: '<job id> python <try> <n>'."""
     await ctx['ledger'].rpush('ledger', f"{ctx['job_id']} python {ctx['job_try']} {n}")
-    await asyncio.sleep(0.002)
+    await asyncio.sleep(0.01)
     return 'python'
 
 
