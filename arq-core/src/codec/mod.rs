@@ -3,6 +3,16 @@
 //! A codec only maps bytes to and from [`Value`]; typed arguments and results are converted
 //! from the tree with serde, so every codec supports every job.
 
+#[cfg(feature = "json")]
+mod json;
+#[cfg(feature = "pickle")]
+mod pickle;
+
+#[cfg(feature = "json")]
+pub use json::JsonCodec;
+#[cfg(feature = "pickle")]
+pub use pickle::PickleCodec;
+
 use crate::{JobFailure, Value, ValueError};
 use std::fmt;
 
