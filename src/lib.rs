@@ -1,14 +1,27 @@
 #![doc = include_str!("../README.md")]
 
+#[cfg(feature = "json")]
+pub use arq_core::JsonCodec;
+#[cfg(feature = "pickle")]
+pub use arq_core::PickleCodec;
 pub use arq_core::{
     from_value, ms_to_datetime, now_ms, to_value, Args, Backend, BoxError, Codec, Ctx, Enqueue,
     Error, Function, Job, JobDef, JobFailure, JobOptions, JobRecord, JobResult, JobStatus,
     MsgpackCodec, Pool, QueueStats, QueuedJob, Result, ResultRecord, Retry, State, StateMissing,
     Value, ValueError, Worker, WorkerSettings, DEFAULT_QUEUE_NAME,
 };
+pub use arq_core::{CronJob, CronSchedule};
 pub use arq_core::{ShutdownHandle, WorkerStats};
-pub use arq_macros::job;
+pub use arq_macros::{cron, job};
 pub use arq_redis::{create_pool, RedisBackend, RedisSettings};
+
+/// Cron jobs: [`CronJob`], [`CronSchedule`] and what their setters accept.
+pub mod cron {
+    pub use arq_core::cron::{
+        weekday_from_name, CronJob, CronSchedule, IntoCronValues, CRON_JOB_OPTIONS, CRON_PREFIX,
+        DEFAULT_MICROSECOND, KEEP_CRON_IN_PROGRESS_MS,
+    };
+}
 
 /// The backend contract and its request types, for writing another backend.
 pub mod backend {

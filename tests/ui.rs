@@ -24,4 +24,6 @@ fn ui() {
     let t = trybuild::TestCases::new();
     t.pass("tests/ui/job/pass/*.rs");
     t.compile_fail("tests/ui/job/fail/*.rs");
+    t.pass("tests/ui/cron/pass/*.rs");
+    t.compile_fail("tests/ui/cron/fail/*.rs");
 }

@@ -2,6 +2,7 @@
 //! any release.
 
 pub use crate::backend::BoxFuture;
+pub use crate::cron::{CronJob, CronSchedule, CRON_JOB_OPTIONS};
 pub use crate::function::{Args, Function, Handler, JobError, JobOptions};
 pub use crate::{Ctx, Enqueue, Job, Pool, Result, Value};
 pub use inventory;

@@ -1,6 +1,7 @@
 //! The storage contract. `arq-redis` implements it on Python arq's keys; every method is one
 //! atomic step (one Lua script or one command in the Redis backend).
 
+pub use crate::cron::{CronEnqueueReply, CronEnqueueRequest, CronTick, CronTickOutcome};
 use crate::Result;
 use bytes::Bytes;
 use std::future::Future;
@@ -314,6 +315,16 @@ pub trait Backend: Send + Sync + 'static {
 
     /// A one-line description of the server for the worker's start-up log.
     fn describe<'a>(&'a self) -> BoxFuture<'a, Result<String>>;
+
+    /// Enqueues cron ticks, each at most once across every worker and every clock: a tick of
+    /// a unique cron job is claimed with a marker (kept `claim_ttl_ms`) in the same atomic
+    /// step, and a tick claimed before, or whose job or result exists, enqueues nothing. The
+    /// score is the tick, or the backend's clock if that is later. Replies with the backend's
+    /// clock (an empty request only reads it).
+    fn cron_enqueue<'a>(
+        &'a self,
+        req: &'a CronEnqueueRequest,
+    ) -> BoxFuture<'a, Result<CronEnqueueReply>>;
 }
 
 /// A backend that fails every call: what [`crate::Pool::unconnected`] uses.
@@ -416,6 +427,12 @@ impl Backend for Unconnected {
         unconnected()
     }
     fn describe<'a>(&'a self) -> BoxFuture<'a, Result<String>> {
+        unconnected()
+    }
+    fn cron_enqueue<'a>(
+        &'a self,
+        _: &'a CronEnqueueRequest,
+    ) -> BoxFuture<'a, Result<CronEnqueueReply>> {
         unconnected()
     }
 }

@@ -43,8 +43,9 @@ impl Pool {
         }
     }
 
-    /// A pool with no backend, for unit tests of job functions that need a [`Ctx`]
-    /// (`crate::Ctx::new`); every backend call on it fails with [`Error::Config`].
+    /// A pool with no backend, for unit tests of job functions that need a
+    /// [`Ctx`](crate::Ctx) (`Ctx::new`); every backend call on it fails with
+    /// [`Error::Config`].
     pub fn unconnected() -> Self {
         Pool::new(Arc::new(crate::backend::Unconnected))
     }

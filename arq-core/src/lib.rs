@@ -10,6 +10,7 @@
 pub mod backend;
 mod client;
 mod codec;
+pub mod cron;
 mod ctx;
 mod error;
 mod function;
@@ -25,7 +26,12 @@ pub mod __private;
 pub use backend::QueueStats;
 pub use backend::{Backend, BoxFuture};
 pub use client::{Enqueue, Job, JobDef, JobResult, JobStatus, Pool, QueuedJob};
+#[cfg(feature = "json")]
+pub use codec::JsonCodec;
+#[cfg(feature = "pickle")]
+pub use codec::PickleCodec;
 pub use codec::{Codec, MsgpackCodec};
+pub use cron::{CronJob, CronSchedule};
 pub use ctx::{Ctx, State, StateMissing};
 pub use error::{BoxError, Error, JobFailure, Result, EXCEPTION_KEY};
 pub use function::{Args, Function, Handler, JobError, JobOptions, Retry};

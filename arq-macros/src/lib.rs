@@ -9,6 +9,7 @@
 //! (validation) → `job/expand.rs` (code generation), with errors collected in `ctxt.rs`.
 
 mod attr;
+mod cron;
 mod ctxt;
 mod duration;
 mod job;
@@ -174,4 +175,75 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn job(args: TokenStream, item: TokenStream) -> TokenStream {
     job::expand(args.into(), item.into()).into()
+}
+
+/// Turns an `async fn` that takes only the job context into a cron job: every worker linked
+/// with it enqueues it on its schedule, and each tick runs once across all workers.
+///
+/// ```text
+/// use arq::Ctx;
+///
+/// // 08:00 London time, every day.
+/// #[arq::cron(hour = 8, minute = 0, timezone = "Europe/London")]
+/// async fn morning_report(ctx: &Ctx) -> anyhow::Result<()> { /* ... */ }
+///
+/// // A cron expression (croner syntax; seconds optional): every five minutes.
+/// #[arq::cron("0 */5 * * * *")]
+/// async fn sweep() {}
+///
+/// // Weekdays at 09:30, also once when the workers start.
+/// #[arq::cron(weekday = ["mon", "tue", "wed", "thu", "fri"], hour = 9, minute = 30, run_at_startup)]
+/// async fn standup(ctx: &Ctx) {}
+/// ```
+///
+/// The function must be a free, non-generic `async fn` whose only parameter, if any, is the
+/// context (`ctx: &Ctx` or `Ctx`). Its return type follows the rules of `#[arq::job]`: `()`,
+/// a serializable `T`, or `Result<T, E>` (an `Err` fails the run, or retries it for an
+/// `arq::Retry`).
+///
+/// # Schedule
+///
+/// Either Python arq's fields, each a value, a list (`[0, 30]`) or a range (`9..=17`,
+/// `0..60`); all given fields must match, a field left out matches any value, except
+/// `second`, which defaults to 0 (so the default is every minute):
+///
+/// | field | values |
+/// | --- | --- |
+/// | `month` | 1-12 |
+/// | `day` | 1-31 (a day a month lacks is skipped there) |
+/// | `weekday` | 0 (Monday) - 6 (Sunday), or names: `"mon"`, `"tues"`, `"thursday"`, … |
+/// | `hour` | 0-23 |
+/// | `minute` | 0-59 |
+/// | `second` | 0-59 (default 0) |
+/// | `microsecond` | 0-999999 (default 123456, as Python arq: tick ids end in `…123`) |
+///
+/// or a cron expression, as the first argument or `expr = "..."`: 5 fields
+/// (`minute hour day month weekday`) or 6 (seconds first), names, ranges, steps, `L`, `W`,
+/// `#` and `@daily`-style nicknames, parsed by `croner`. There weekday 0 is Sunday and a
+/// restricted day and weekday match when either does (cron's rules). Out-of-range values are
+/// compile errors; the rest of an expression is checked when a worker starts.
+///
+/// # Options
+///
+/// | option | value | meaning |
+/// | --- | --- | --- |
+/// | `timezone` | string | IANA zone the schedule is read in (`"Europe/London"`); default: the system's local zone, as Python arq. Checked when a worker starts. |
+/// | `name` | string | The job is `cron:<name>` (default `cron:<fn name>`, as Python arq names `cron(fn)`). |
+/// | `run_at_startup` | flag or bool | Also run the tick due when the workers start (once across workers). |
+/// | `unique` | bool | Each tick once across workers (default `true`); `false`: every worker runs every tick. |
+/// | `timeout` | duration | Per run; default: the worker's. |
+/// | `max_tries` | integer ≥ 1 | Default 1. |
+/// | `keep_result` | duration | Default 0: no result kept. |
+/// | `keep_result_forever` | flag or bool | Keep the result without expiry. |
+/// | `crate` | string path | Where the `arq` crate is, when it is not `::arq`. |
+///
+/// # What it generates
+///
+/// Beside the unchanged function, a module of the same name with `NAME` (`"cron:<name>"`) and
+/// `CRON: arq::CronJob`, registered with `inventory` so every worker schedules it (or pass
+/// `[<fn>::CRON]` to `WorkerSettings::cron_jobs`). Without the macro, the same job is
+/// `CronJob::new(name, CronSchedule::new().hour(8)?…, handler)`.
+#[proc_macro_attribute]
+pub fn cron(args: TokenStream, item: TokenStream) -> TokenStream {
+    cron::expand(args.into(), item.into()).into()
 }

@@ -8,6 +8,7 @@ use arq_core::backend::{
     EnqueueRequest, FinishRequest, Lease, QueueEntry, QueuePage, QueueStats, RawStatus, ResultScan,
     RetryRequest,
 };
+use arq_core::backend::{CronEnqueueReply, CronEnqueueRequest, CronTickOutcome};
 use arq_core::{Error, Result};
 use bytes::Bytes;
 use fred::prelude::*;
@@ -726,6 +727,52 @@ impl Backend for RedisBackend {
                 field("used_memory_human"),
                 field("connected_clients"),
             ))
+        })
+    }
+
+    fn cron_enqueue<'a>(
+        &'a self,
+        req: &'a CronEnqueueRequest,
+    ) -> BoxFuture<'a, Result<CronEnqueueReply>> {
+        Box::pin(async move {
+            let mut keys = Vec::with_capacity(2 + 3 * req.ticks.len());
+            keys.push(self.keys.queue(&req.queue).to_owned());
+            keys.push(self.keys.abort().to_owned());
+            let mut args: Vec<RValue> = Vec::with_capacity(4 * req.ticks.len());
+            for t in &req.ticks {
+                keys.push(self.keys.cron_tick(&t.job_id));
+                keys.push(self.keys.job(&t.job_id));
+                keys.push(self.keys.result(&t.job_id));
+                args.push(t.job_id.as_str().into());
+                args.push(RValue::Bytes(Bytes::copy_from_slice(&t.payload)));
+                args.push(t.tick_ms.into());
+                args.push(
+                    t.claim_ttl_ms
+                        .map(|ms| ms.max(1).to_string())
+                        .unwrap_or_default()
+                        .into(),
+                );
+            }
+            let reply: RValue = scripts()
+                .cron_enqueue
+                .evalsha_with_reload(self.pool.next(), keys, args)
+                .await
+                .map_err(err)?;
+            let mut items = array(reply, "cron_enqueue")?.into_iter();
+            let now_ms = items
+                .next()
+                .as_ref()
+                .and_then(int_of)
+                .ok_or_else(|| protocol("cron_enqueue: time"))?;
+            let outcomes = items
+                .map(|v| match int_of(&v) {
+                    Some(1) => Ok(CronTickOutcome::Enqueued),
+                    Some(0) => Ok(CronTickOutcome::AlreadyClaimed),
+                    Some(2) => Ok(CronTickOutcome::JobExists),
+                    _ => Err(protocol(format!("cron_enqueue: outcome {v:?}"))),
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok(CronEnqueueReply { now_ms, outcomes })
         })
     }
 }

@@ -13,6 +13,7 @@ pub struct KeyLayout {
     retry: String,
     abort: String,
     health_suffix: String,
+    cron_tick: String,
 }
 
 impl Default for KeyLayout {
@@ -32,6 +33,7 @@ impl KeyLayout {
             retry: "arq:retry:".into(),
             abort: "arq:abort".into(),
             health_suffix: ":health-check".into(),
+            cron_tick: "arq:cron-tick:".into(),
         }
     }
 
@@ -81,6 +83,12 @@ impl KeyLayout {
     pub(crate) fn retry_prefix(&self) -> &str {
         &self.retry
     }
+
+    /// `arq:cron-tick:<job id>`: the marker that a cron tick (job id `cron:<name>:<ms>`) was
+    /// claimed by a worker, kept after its job finished.
+    pub fn cron_tick(&self, job_id: &str) -> String {
+        format!("{}{job_id}", self.cron_tick)
+    }
 }
 
 #[cfg(test)]
@@ -96,5 +104,9 @@ mod tests {
         assert_eq!(k.retry("abc"), "arq:retry:abc");
         assert_eq!(k.abort(), "arq:abort");
         assert_eq!(k.health_check("arq:queue"), "arq:queue:health-check");
+        assert_eq!(
+            k.cron_tick("cron:f:1795904914123"),
+            "arq:cron-tick:cron:f:1795904914123"
+        );
     }
 }

@@ -432,7 +432,7 @@ impl JobRunner {
             token: claimed.token.clone(),
             result: payload,
             keep_result_ms: keep.flatten(),
-            keep_in_progress_ms: None,
+            keep_in_progress_ms: crate::cron::keep_in_progress_ms(f),
         };
         self.with_retries("finish", &claimed.job_id, || async {
             self.pool.backend().finish(&req).await

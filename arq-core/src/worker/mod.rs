@@ -89,6 +89,7 @@ impl Worker {
             Some(fs) => fs.clone(),
             None => Function::registered().copied().collect(),
         };
+        let list = crate::cron::with_cron_functions(list, &settings)?;
         let mut functions = HashMap::new();
         for f in list {
             if functions.insert(f.name, f).is_some() {
@@ -178,6 +179,7 @@ impl Worker {
         let token_prefix = uuid::Uuid::new_v4().simple().to_string()[..16].to_owned();
         let claim_lease_ms = runner.claim_lease_ms();
         let mut next_health = Instant::now();
+        let mut cron = crate::cron::Scheduler::new(&settings, &queue)?;
         let mut error_backoff = Duration::ZERO;
         tracing::info!(
             queue = %queue,
@@ -293,6 +295,8 @@ impl Worker {
                     Err(e) => tracing::warn!("writing the health check failed: {e}"),
                 }
             }
+
+            cron.poll(&pool).await;
 
             if settings.burst {
                 let limit_hit = settings

@@ -48,6 +48,7 @@ pub struct WorkerSettings {
     pub(crate) on_job_start: Option<JobHook>,
     pub(crate) on_job_end: Option<JobHook>,
     pub(crate) after_job_end: Option<JobHook>,
+    pub(crate) cron: crate::cron::CronSettings,
 }
 
 impl Default for WorkerSettings {
@@ -113,6 +114,7 @@ impl WorkerSettings {
             on_job_start: None,
             on_job_end: None,
             after_job_end: None,
+            cron: Default::default(),
         }
     }
 

@@ -1,0 +1,276 @@
+//! Generates the module beside a cron function from the validated model.
+
+use crate::cron::model::{Call, CronModel, CtxParam, Output, Schedule};
+use crate::cron::parse::Field;
+use crate::runtime::respan;
+use proc_macro2::{Ident, Literal, Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+
+/// `::core::option::Option::Some(v)` or `None`.
+fn opt(value: Option<TokenStream>) -> TokenStream {
+    match value {
+        Some(v) => quote!(::core::option::Option::Some(#v)),
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+/// The module: `NAME`, `CRON` (registered with inventory when the function is valid), and the
+/// handler.
+pub(crate) fn module(m: &CronModel) -> TokenStream {
+    let private = m.runtime.private();
+    let vis = &m.vis;
+    let ident = &m.ident;
+    let name = &m.function_name;
+    let cfgs = &m.cfgs;
+
+    let millis = |ms: u64| {
+        let ms = Literal::u64_unsuffixed(ms);
+        quote!(#private::millis(#ms))
+    };
+    let max_tries = Literal::u32_unsuffixed(m.max_tries);
+    let timeout = opt(m.timeout_ms.map(millis));
+    let keep_result = millis(m.keep_result_ms);
+    let keep_result_forever = opt(m.keep_result_forever.map(|b| quote!(#b)));
+    let micro = Literal::u32_suffixed(m.microsecond);
+    let schedule = match &m.schedule {
+        Schedule::Expr(e) => quote!(#private::CronSchedule::__from_expr(#e, #micro)),
+        Schedule::Masks(masks) => {
+            let mask = |f: Field| masks[f as usize];
+            let months = Literal::u16_suffixed(mask(Field::Month) as u16);
+            let days = Literal::u32_suffixed(mask(Field::Day) as u32);
+            let weekdays = Literal::u8_suffixed(mask(Field::Weekday) as u8);
+            let hours = Literal::u32_suffixed(mask(Field::Hour) as u32);
+            let minutes = Literal::u64_suffixed(mask(Field::Minute));
+            let seconds = Literal::u64_suffixed(mask(Field::Second));
+            quote! {
+                #private::CronSchedule::__from_masks(
+                    #months, #days, #weekdays, #hours, #minutes, #seconds, #micro
+                )
+            }
+        }
+    };
+    let timezone = opt(m.timezone.as_ref().map(|tz| quote!(#tz)));
+    let run_at_startup = m.run_at_startup;
+    let unique = m.unique;
+
+    let ctx = Ident::new("ctx", Span::mixed_site());
+    let args = Ident::new("args", Span::mixed_site());
+    let (handler, extra) = match &m.call {
+        Some(call) => handler(m, call, &ctx, &args),
+        None => (
+            quote! {
+                #[doc(hidden)]
+                fn __handler(
+                    _: #private::Ctx,
+                    _: #private::Args,
+                ) -> #private::BoxFuture<'static, ::core::result::Result<#private::Value, #private::JobError>> {
+                    ::core::unimplemented!("#[arq::cron] failed to expand")
+                }
+            },
+            TokenStream::new(),
+        ),
+    };
+    // Only a valid cron job is scheduled.
+    let submit = m
+        .call
+        .as_ref()
+        .map(|_| quote!(#private::inventory::submit! { CRON }));
+
+    let f = ident.to_string();
+    let f = f.trim_start_matches("r#");
+    let module_doc = format!(
+        "The cron job `{f}`, as registered by `#[arq::cron]`: its name and its schedule.\n\n\
+         The function `{f}` itself is unchanged and can still be called directly."
+    );
+    let name_doc = format!("The job function's name, `{name}`; tick ids are `{name}:<ms>`.");
+    let cron_doc = "The cron job: schedule, options and the handler a worker runs. Every worker \
+                    linked with it schedules it; give it to `WorkerSettings::cron_jobs` to \
+                    choose explicitly.";
+
+    quote! {
+        #(#cfgs)*
+        #[doc = #module_doc]
+        #[allow(dead_code, unreachable_pub)]
+        #vis mod #ident {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[doc = #name_doc]
+            pub const NAME: &str = #name;
+
+            #[doc = #cron_doc]
+            pub const CRON: #private::CronJob = #private::CronJob::__from_macro(
+                #private::Function {
+                    name: NAME,
+                    options: #private::JobOptions {
+                        max_tries: ::core::option::Option::Some(#max_tries),
+                        timeout: #timeout,
+                        keep_result: ::core::option::Option::Some(#keep_result),
+                        keep_result_forever: #keep_result_forever,
+                        queue: ::core::option::Option::None,
+                    },
+                    handler: __handler,
+                },
+                #schedule,
+                #timezone,
+                #run_at_startup,
+                #unique,
+            );
+
+            #handler
+
+            #submit
+
+            #extra
+        }
+    }
+}
+
+/// The handler of a valid function, and its compile-time checks.
+fn handler(m: &CronModel, call: &Call, ctx: &Ident, args: &Ident) -> (TokenStream, TokenStream) {
+    let private = m.runtime.private();
+    let ident = &m.ident;
+    let (ctx_param, ctx_arg) = match call.ctx {
+        Some(CtxParam::Ref) => (quote!(#ctx), quote!(&#ctx)),
+        Some(CtxParam::Owned) => (quote!(#ctx), quote!(#ctx)),
+        None => (quote!(_), quote!()),
+    };
+    let invoke = quote!(super::#ident(#ctx_arg).await);
+    let output_codec = format_ident!("__ARQ_OUTPUT");
+    let convert = match &call.output {
+        Output::Unit => quote! {
+            #invoke;
+            #private::output(())
+        },
+        Output::Plain { .. } => quote!((#output_codec.to_value)(#invoke)),
+        Output::Result { err_span, .. } => {
+            let value = Ident::new("value", Span::mixed_site());
+            let error = Ident::new("error", Span::mixed_site());
+            let classify = quote_spanned! {*err_span=>
+                (&&&#private::ErrorWrap::new(#error)).__arq_classify()
+            };
+            quote! {
+                match #invoke {
+                    ::core::result::Result::Ok(#value) => (#output_codec.to_value)(#value),
+                    ::core::result::Result::Err(#error) => {
+                        #[allow(unused_imports)]
+                        use #private::{ClassifyAnyhow as _, ClassifyInto as _, ClassifyStd as _};
+                        ::core::result::Result::Err(#classify)
+                    }
+                }
+            }
+        }
+    };
+    // Named like the cron function, so a future that is not `Send` is reported at its name.
+    let run = if ["__handler"].contains(&ident.to_string().as_str()) {
+        format_ident!("__run")
+    } else {
+        let mut run = ident.clone();
+        run.set_span(Span::call_site());
+        run
+    };
+    let boxed = {
+        let box_pin = respan(quote!(::std::boxed::Box::pin), call.send_span);
+        quote_spanned!(call.send_span=> #box_pin(#run(#ctx, #args)))
+    };
+    let output_check = match &call.output {
+        Output::Unit => quote!(),
+        Output::Plain { ty, span } | Output::Result { ok: ty, span, .. } => {
+            let at = m.runtime.private_at(*span);
+            quote_spanned! {*span=>
+                const #output_codec: #private::OutputCodec<#ty> = #at::output_codec::<#ty>();
+            }
+        }
+    };
+    let handler = quote! {
+        #[doc(hidden)]
+        fn __handler(
+            #ctx: #private::Ctx,
+            #args: #private::Args,
+        ) -> #private::BoxFuture<'static, ::core::result::Result<#private::Value, #private::JobError>> {
+            #boxed
+        }
+
+        #[doc(hidden)]
+        #[allow(deprecated)]
+        async fn #run(
+            #ctx_param: #private::Ctx,
+            #args: #private::Args,
+        ) -> ::core::result::Result<#private::Value, #private::JobError> {
+            // A cron job takes no arguments; a caller that passed some gets a TypeError.
+            #private::Args::finish(&#args, 0)?;
+            #convert
+        }
+    };
+    (handler, output_check)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::cron::expand as expand_cron;
+    use quote::quote;
+
+    #[test]
+    fn output_parses_as_items() {
+        let out = expand_cron(
+            quote!(
+                hour = 8,
+                minute = 0,
+                timezone = "Europe/London",
+                run_at_startup
+            ),
+            quote!(
+                pub async fn report(ctx: &Ctx) -> Result<u32, E> {
+                    todo!()
+                }
+            ),
+        );
+        let file: syn::File = syn::parse2(out.clone()).unwrap();
+        assert_eq!(file.items.len(), 2);
+        let text = out.to_string();
+        assert!(
+            text.contains("pub const NAME : & str = \"cron:report\""),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "__from_masks (8190u16 , 4294967294u32 , 127u8 , 256u32 , 1u64 , 1u64 , 123456u32)"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("Some (\"Europe/London\") , true , true"),
+            "{text}"
+        );
+        assert!(text.contains("inventory :: submit !"), "{text}");
+    }
+
+    #[test]
+    fn expression_schedule() {
+        let text = expand_cron(
+            quote!("*/5 * * * * *"),
+            quote!(
+                async fn tick() {}
+            ),
+        )
+        .to_string();
+        assert!(
+            text.contains("__from_expr (\"*/5 * * * * *\" , 123456u32)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn broken_function_is_not_registered() {
+        let text = expand_cron(
+            quote!(),
+            quote!(
+                fn report(n: u32) {}
+            ),
+        )
+        .to_string();
+        assert!(text.contains("compile_error"), "{text}");
+        assert!(text.contains("pub const CRON"), "{text}");
+        assert!(!text.contains("inventory :: submit !"), "{text}");
+    }
+}
