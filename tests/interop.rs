@@ -10,8 +10,6 @@
 //! Each test starts its own private `redis-server` (two for the shared-queue test, whose run
 //! ledger lives on the second one). Child processes are killed when their guard drops.
 //!
-//! Not covered here yet: cron across a Rust and a Python worker (cron is not implemented on the
-//! Rust side yet).
 
 mod common;
 
@@ -1215,3 +1213,85 @@ async fn pickle_python_aborts_a_running_job_on_a_rust_worker() {
 // it does, the test is: both workers with the same unique cron (run_at_startup=False) on one
 // queue, and the ledger shows each `cron:<name>:<ms>` id run exactly once (spec §7.9).
 // ---------------------------------------------------------------------------------------------
+
+// ---------------------------------------------------------------------------------------------
+// 7. The same cron on a Rust and a Python worker: each tick runs once
+// ---------------------------------------------------------------------------------------------
+
+/// Python's `cron(interop_tick, second=set(range(60)))`: the same name (`cron:interop_tick`),
+/// so both workers compute the same job id for each tick.
+#[arq::cron(second = 0..60, name = "interop_tick")]
+async fn rust_interop_tick(ctx: &Ctx) -> Result<(), arq::BoxError> {
+    let Ledger(client) = ctx.state::<Ledger>()?;
+    let entry = format!("{} rust {}", ctx.job_id(), ctx.job_try());
+    let _: i64 = client
+        .custom(command("RPUSH"), vec!["cron-ledger".to_owned(), entry])
+        .await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rust_and_a_python_worker_run_each_cron_tick_once() {
+    common::init_tracing();
+    let redis = TestRedis::start();
+    let ledger_redis = TestRedis::start();
+    let pool = Wire::Msgpack.pool(&redis).await;
+    let ledger_url = ledger_redis.url();
+    let py = PyWorker::spawn(
+        &redis,
+        Wire::Msgpack,
+        &["--cron", "--ledger-url", &ledger_url, "--poll-delay", "0.1"],
+    )
+    .ready()
+    .await;
+    let ledger_client = ledger_redis.raw().await;
+    let for_state = ledger_client.clone();
+    let rust = BgWorker::start(
+        &pool,
+        settings([])
+            .cron_jobs([rust_interop_tick::CRON])
+            .poll_delay(Duration::from_millis(100))
+            .on_startup(move |mut state| {
+                let client = for_state.clone();
+                async move {
+                    state.insert(Ledger(client));
+                    Ok(state)
+                }
+            }),
+    );
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    rust.stop().await;
+    drop(py);
+
+    let entries: Vec<String> = ledger_client
+        .custom(command("LRANGE"), vec!["cron-ledger", "0", "-1"])
+        .await
+        .unwrap();
+    let mut runs: HashMap<String, Vec<String>> = HashMap::new();
+    for e in &entries {
+        let parts: Vec<&str> = e.split(' ').collect();
+        assert_eq!(parts.len(), 3, "ledger entry {e:?}");
+        let ms: i64 = parts[0]
+            .strip_prefix("cron:interop_tick:")
+            .unwrap_or_else(|| panic!("{e:?}: not Python's cron id format"))
+            .parse()
+            .unwrap();
+        assert_eq!(ms % 1000, 123, "{e:?}: Python's default microsecond 123456");
+        runs.entry(parts[0].to_owned())
+            .or_default()
+            .push(parts[1].to_owned());
+    }
+    let twice: Vec<_> = runs.iter().filter(|(_, who)| who.len() > 1).collect();
+    assert!(twice.is_empty(), "ticks run more than once: {twice:?}");
+    assert!(
+        runs.len() >= 4,
+        "only {} ticks ran in 6 s: {entries:?}",
+        runs.len()
+    );
+    let by_rust = entries.iter().filter(|e| e.contains(" rust ")).count();
+    let by_python = entries.len() - by_rust;
+    eprintln!(
+        "cron ticks: {} (rust ran {by_rust}, python ran {by_python})",
+        runs.len()
+    );
+}

@@ -1,7 +1,7 @@
 """A Python arq worker for tests/interop.rs, and the settings `arq --check` reads.
 
     worker.py <redis-url> <codec> [--queue Q] [--burst] [--max-jobs N] [--poll-delay S]
-              [--ledger-url URL]
+              [--ledger-url URL] [--cron]
 
 Prints {"ready": true} once it is polling, and its counters as JSON when it stops.
 
@@ -13,7 +13,7 @@ import asyncio
 import os
 
 import redis.asyncio
-from arq import Worker
+from arq import Worker, cron
 
 from interop_common import codec_kwargs, emit, redis_settings
 
@@ -51,6 +51,11 @@ async def ledger(ctx, n):
     return 'python'
 
 
+async def interop_tick(ctx):
+    """A per-second cron job (`cron:interop_tick`), recorded in 'cron-ledger' on the ledger Redis."""
+    await ctx['ledger'].rpush('cron-ledger', f"{ctx['job_id']} python {ctx['job_try']}")
+
+
 FUNCTIONS = [py_add, py_greet, py_point, py_echo, py_fail, ledger]
 
 
@@ -73,6 +78,7 @@ async def main():
     p.add_argument('--max-jobs', type=int, default=10)
     p.add_argument('--poll-delay', type=float, default=0.05)
     p.add_argument('--ledger-url')
+    p.add_argument('--cron', action='store_true', help='run interop_tick every second')
     a = p.parse_args()
 
     async def startup(ctx):
@@ -95,6 +101,7 @@ async def main():
         handle_signals=False,
         on_startup=startup,
         on_shutdown=shutdown,
+        cron_jobs=[cron(interop_tick, second=set(range(60)), unique=True)] if a.cron else None,
         **codec_kwargs(a.codec),
     )
     try:
