@@ -1230,16 +1230,15 @@ async fn rust_interop_tick(ctx: &Ctx) -> Result<(), arq::BoxError> {
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rust_and_a_python_worker_run_each_cron_tick_once() {
+async fn rust_and_python_workers_share_a_cron(wire: Wire) {
     common::init_tracing();
     let redis = TestRedis::start();
     let ledger_redis = TestRedis::start();
-    let pool = Wire::Msgpack.pool(&redis).await;
+    let pool = wire.pool(&redis).await;
     let ledger_url = ledger_redis.url();
     let py = PyWorker::spawn(
         &redis,
-        Wire::Msgpack,
+        wire,
         &["--cron", "--ledger-url", &ledger_url, "--poll-delay", "0.1"],
     )
     .ready()
@@ -1291,7 +1290,19 @@ async fn a_rust_and_a_python_worker_run_each_cron_tick_once() {
     let by_rust = entries.iter().filter(|e| e.contains(" rust ")).count();
     let by_python = entries.len() - by_rust;
     eprintln!(
-        "cron ticks: {} (rust ran {by_rust}, python ran {by_python})",
+        "cron ticks ({}): {} (rust ran {by_rust}, python ran {by_python})",
+        wire.name(),
         runs.len()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn msgpack_a_rust_and_a_python_worker_run_each_cron_tick_once() {
+    rust_and_python_workers_share_a_cron(Wire::Msgpack).await;
+}
+
+#[cfg(feature = "pickle")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pickle_a_rust_and_a_python_worker_run_each_cron_tick_once() {
+    rust_and_python_workers_share_a_cron(Wire::Pickle).await;
 }
