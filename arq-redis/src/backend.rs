@@ -12,7 +12,8 @@ use arq_core::backend::{CronEnqueueReply, CronEnqueueRequest, CronTickOutcome};
 use arq_core::{Error, Result};
 use bytes::Bytes;
 use fred::prelude::*;
-use fred::types::Value as RValue;
+use fred::types::scripts::Script;
+use fred::types::{MultipleKeys, MultipleValues, Value as RValue};
 
 /// The Redis backend: a fred connection pool and Python arq's key layout.
 #[derive(Clone)]
@@ -109,6 +110,22 @@ impl RedisBackend {
     }
 }
 
+impl RedisBackend {
+    /// Calls one of the backend's scripts (EVALSHA, loaded again on NOSCRIPT).
+    async fn eval<R, K, A>(&self, script: &Script, keys: K, args: A) -> Result<R>
+    where
+        R: FromValue,
+        K: Into<MultipleKeys> + Send,
+        A: TryInto<MultipleValues> + Send,
+        A::Error: Into<fred::error::Error> + Send,
+    {
+        script
+            .evalsha_with_reload(self.pool.next(), keys, args)
+            .await
+            .map_err(err)
+    }
+}
+
 impl Backend for RedisBackend {
     fn enqueue<'a>(&'a self, req: &'a EnqueueRequest) -> BoxFuture<'a, Result<bool>> {
         Box::pin(async move {
@@ -135,11 +152,7 @@ impl Backend for RedisBackend {
                     .into(),
                 if req.replace_result { "1" } else { "0" }.into(),
             ];
-            let reply: RValue = scripts()
-                .enqueue
-                .evalsha_with_reload(self.pool.next(), keys, args)
-                .await
-                .map_err(err)?;
+            let reply: RValue = self.eval(&scripts().enqueue, keys, args).await?;
             let reply = array(reply, "enqueue")?;
             match reply.first().and_then(int_of) {
                 Some(1) => Ok(true),
@@ -170,11 +183,7 @@ impl Backend for RedisBackend {
                 self.keys.in_progress_prefix().into(),
                 self.keys.retry_prefix().into(),
             ];
-            let reply: RValue = scripts()
-                .claim
-                .evalsha_with_reload(self.pool.next(), keys, args)
-                .await
-                .map_err(err)?;
+            let reply: RValue = self.eval(&scripts().claim, keys, args).await?;
             let mut jobs = Vec::new();
             for item in array(reply, "claim")? {
                 let mut f = array(item, "claim item")?.into_iter();
@@ -210,11 +219,9 @@ impl Backend for RedisBackend {
                 args.push(l.token.as_str().into());
                 args.push(l.ms.into());
             }
-            let n: i64 = scripts()
-                .set_leases
-                .evalsha_with_reload(self.pool.next(), Vec::<String>::new(), args)
-                .await
-                .map_err(err)?;
+            let n: i64 = self
+                .eval(&scripts().set_leases, Vec::<String>::new(), args)
+                .await?;
             Ok(n as usize)
         })
     }
@@ -261,11 +268,7 @@ impl Backend for RedisBackend {
                     .unwrap_or_default()
                     .into(),
             ];
-            let n: i64 = scripts()
-                .finish
-                .evalsha_with_reload(self.pool.next(), keys, args)
-                .await
-                .map_err(err)?;
+            let n: i64 = self.eval(&scripts().finish, keys, args).await?;
             Ok(n == 1)
         })
     }
@@ -283,26 +286,20 @@ impl Backend for RedisBackend {
                 req.token.as_str().into(),
                 req.defer_ms.max(0).into(),
             ];
-            let n: i64 = scripts()
-                .retry
-                .evalsha_with_reload(self.pool.next(), keys, args)
-                .await
-                .map_err(err)?;
+            let n: i64 = self.eval(&scripts().retry, keys, args).await?;
             Ok(n == 1)
         })
     }
 
     fn release<'a>(&'a self, job_id: &'a str, token: &'a str) -> BoxFuture<'a, Result<bool>> {
         Box::pin(async move {
-            let n: i64 = scripts()
-                .release
-                .evalsha_with_reload(
-                    self.pool.next(),
+            let n: i64 = self
+                .eval(
+                    &scripts().release,
                     vec![self.keys.in_progress(job_id)],
                     vec![token],
                 )
-                .await
-                .map_err(err)?;
+                .await?;
             Ok(n == 1)
         })
     }
@@ -329,11 +326,7 @@ impl Backend for RedisBackend {
                     .unwrap_or_default()
                     .into(),
             ];
-            let reply: RValue = scripts()
-                .abort
-                .evalsha_with_reload(self.pool.next(), keys, args)
-                .await
-                .map_err(err)?;
+            let reply: RValue = self.eval(&scripts().abort, keys, args).await?;
             match string_of(reply).as_deref() {
                 Some("aborted") => Ok(AbortOutcome::Aborted),
                 Some("requested") => Ok(AbortOutcome::Requested),
@@ -389,11 +382,9 @@ impl Backend for RedisBackend {
                 self.keys.job_prefix().into(),
                 self.keys.in_progress_prefix().into(),
             ];
-            let reply: RValue = scripts()
-                .queue_page
-                .evalsha_with_reload(self.pool.next(), vec![self.keys.queue(queue)], args)
-                .await
-                .map_err(err)?;
+            let reply: RValue = self
+                .eval(&scripts().queue_page, vec![self.keys.queue(queue)], args)
+                .await?;
             let mut items = array(reply, "queue_page")?.into_iter();
             let now_ms = items
                 .next()
@@ -422,11 +413,9 @@ impl Backend for RedisBackend {
     fn queue_stats<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<QueueStats>> {
         Box::pin(async move {
             let args: Vec<RValue> = vec![self.keys.in_progress_prefix().into(), 10_000i64.into()];
-            let reply: RValue = scripts()
-                .queue_stats
-                .evalsha_with_reload(self.pool.next(), vec![self.keys.queue(queue)], args)
-                .await
-                .map_err(err)?;
+            let reply: RValue = self
+                .eval(&scripts().queue_stats, vec![self.keys.queue(queue)], args)
+                .await?;
             let r = array(reply, "queue_stats")?;
             if r.len() < 6 {
                 return Err(protocol("queue_stats: short reply"));
@@ -539,11 +528,7 @@ impl Backend for RedisBackend {
                 self.keys.in_progress(job_id),
                 self.keys.abort().to_owned(),
             ];
-            let n: i64 = scripts()
-                .delete
-                .evalsha_with_reload(self.pool.next(), keys, vec![job_id])
-                .await
-                .map_err(err)?;
+            let n: i64 = self.eval(&scripts().delete, keys, vec![job_id]).await?;
             Ok(n.max(0) as u64)
         })
     }
@@ -556,11 +541,9 @@ impl Backend for RedisBackend {
                 self.keys.in_progress_prefix().into(),
                 self.keys.retry_prefix().into(),
             ];
-            let n: i64 = scripts()
-                .purge
-                .evalsha_with_reload(self.pool.next(), vec![self.keys.queue(queue)], args)
-                .await
-                .map_err(err)?;
+            let n: i64 = self
+                .eval(&scripts().purge, vec![self.keys.queue(queue)], args)
+                .await?;
             Ok(n.max(0) as u64)
         })
     }
@@ -572,11 +555,7 @@ impl Backend for RedisBackend {
                 self.keys.in_progress(job_id),
                 self.keys.queue(queue).to_owned(),
             ];
-            let reply: RValue = scripts()
-                .status
-                .evalsha_with_reload(self.pool.next(), keys, vec![job_id])
-                .await
-                .map_err(err)?;
+            let reply: RValue = self.eval(&scripts().status, keys, vec![job_id]).await?;
             let r = array(reply, "status")?;
             if r.len() < 4 {
                 return Err(protocol("status: short reply"));
@@ -597,11 +576,7 @@ impl Backend for RedisBackend {
     ) -> BoxFuture<'a, Result<(Option<Bytes>, Option<f64>)>> {
         Box::pin(async move {
             let keys = vec![self.keys.result(job_id), self.keys.queue(queue).to_owned()];
-            let reply: RValue = scripts()
-                .result
-                .evalsha_with_reload(self.pool.next(), keys, vec![job_id])
-                .await
-                .map_err(err)?;
+            let reply: RValue = self.eval(&scripts().result, keys, vec![job_id]).await?;
             let mut r = array(reply, "result")?.into_iter();
             let raw = r.next().and_then(bytes_of);
             let score = r.next().as_ref().and_then(score_of);
@@ -658,11 +633,7 @@ impl Backend for RedisBackend {
                 format!("{key}:workers"),
             ];
             let args: Vec<RValue> = vec![text.into(), ttl_ms.max(1).into(), worker_id.into()];
-            let n: i64 = scripts()
-                .health
-                .evalsha_with_reload(self.pool.next(), keys, args)
-                .await
-                .map_err(err)?;
+            let n: i64 = self.eval(&scripts().health, keys, args).await?;
             Ok(n.max(0) as u64)
         })
     }
@@ -681,11 +652,9 @@ impl Backend for RedisBackend {
                 format!("{key}:{worker_id}"),
                 format!("{key}:workers"),
             ];
-            let n: i64 = scripts()
-                .health_close
-                .evalsha_with_reload(self.pool.next(), keys, vec![worker_id])
-                .await
-                .map_err(err)?;
+            let n: i64 = self
+                .eval(&scripts().health_close, keys, vec![worker_id])
+                .await?;
             Ok(n.max(0) as u64)
         })
     }
@@ -753,11 +722,7 @@ impl Backend for RedisBackend {
                         .into(),
                 );
             }
-            let reply: RValue = scripts()
-                .cron_enqueue
-                .evalsha_with_reload(self.pool.next(), keys, args)
-                .await
-                .map_err(err)?;
+            let reply: RValue = self.eval(&scripts().cron_enqueue, keys, args).await?;
             let mut items = array(reply, "cron_enqueue")?.into_iter();
             let now_ms = items
                 .next()
