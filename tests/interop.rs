@@ -1306,3 +1306,64 @@ async fn msgpack_a_rust_and_a_python_worker_run_each_cron_tick_once() {
 async fn pickle_a_rust_and_a_python_worker_run_each_cron_tick_once() {
     rust_and_python_workers_share_a_cron(Wire::Pickle).await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// 8. `_job_id` de-duplication across languages
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn job_ids_are_deduplicated_across_languages() {
+    common::init_tracing();
+    let redis = TestRedis::start();
+    let wire = Wire::Msgpack;
+    let pool = wire.pool(&redis).await;
+    // Python first: Rust is refused.
+    let out = py_client(
+        &redis,
+        wire,
+        "enqueue",
+        json!({"jobs": [{"job_id": "from-py", "function": "add", "args": [1, 2]}]}),
+    )
+    .await;
+    assert_eq!(out, json!({"from-py": true}));
+    let err = add::enqueue(&pool, 5, 5, None)
+        .job_id("from-py")
+        .await
+        .unwrap_err();
+    assert!(err.is_duplicate(), "{err}");
+    // Rust first: Python's enqueue_job returns None.
+    add::enqueue(&pool, 1, 1, None)
+        .job_id("from-rs")
+        .await
+        .unwrap();
+    let out = py_client(
+        &redis,
+        wire,
+        "enqueue",
+        json!({"jobs": [{"job_id": "from-rs", "function": "add", "args": [9, 9]}]}),
+    )
+    .await;
+    assert_eq!(out, json!({"from-rs": false}));
+    // While only a result is kept, both sides still refuse the id.
+    rust_burst(&pool, settings([add::FUNCTION])).await;
+    assert_eq!(
+        pool.job::<i64>("from-rs")
+            .result(Duration::from_secs(1))
+            .await
+            .unwrap(),
+        2
+    );
+    let out = py_client(
+        &redis,
+        wire,
+        "enqueue",
+        json!({"jobs": [{"job_id": "from-rs", "function": "add", "args": [9, 9]}]}),
+    )
+    .await;
+    assert_eq!(out, json!({"from-rs": false}));
+    assert!(add::enqueue(&pool, 1, 1, None)
+        .job_id("from-py")
+        .await
+        .unwrap_err()
+        .is_duplicate());
+}
