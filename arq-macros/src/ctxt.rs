@@ -52,6 +52,19 @@ impl Ctxt {
         }
         Err(combined)
     }
+
+    /// What `f` returns with a fresh `Ctxt`, and every message it reported, in order (for
+    /// tests).
+    #[cfg(test)]
+    pub(crate) fn collect<T>(f: impl FnOnce(&Ctxt) -> T) -> (T, Vec<String>) {
+        let cx = Ctxt::new();
+        let value = f(&cx);
+        let messages = match cx.check() {
+            Ok(()) => Vec::new(),
+            Err(e) => e.into_iter().map(|e| e.to_string()).collect(),
+        };
+        (value, messages)
+    }
 }
 
 impl Drop for Ctxt {

@@ -13,7 +13,9 @@ mod cron;
 mod ctxt;
 mod duration;
 mod job;
+mod options;
 mod runtime;
+mod signature;
 
 use proc_macro::TokenStream;
 

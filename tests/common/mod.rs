@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+static NEXT_SERVER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// A redis-server this test started; killed (by its own pid) on drop.
 pub struct TestRedis {
     child: Child,
@@ -55,8 +57,10 @@ impl TestRedis {
         let bin = std::env::var("REDIS_SERVER_BIN").unwrap_or_else(|_| "redis-server".into());
         for _ in 0..5 {
             let port = free_port();
-            let dir =
-                std::env::temp_dir().join(format!("arq-test-redis-{}-{port}", std::process::id()));
+            // Unique per server, even for two servers of one process given the same port.
+            let n = NEXT_SERVER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let dir = std::env::temp_dir()
+                .join(format!("arq-test-redis-{}-{n}-{port}", std::process::id()));
             std::fs::create_dir_all(&dir).unwrap();
             let port_s = port.to_string();
             // A TLS server listens with TLS only, on the chosen port.
@@ -70,13 +74,18 @@ impl TestRedis {
                 .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
                 .arg("--dir")
                 .arg(&dir)
+                // Readiness is checked on this socket, which only our server creates: a port
+                // picked at the same time by a parallel test can't pass for ours.
+                .arg("--unixsocket")
+                .arg(dir.join("redis.sock"))
+                .args(["--unixsocketperm", "700"])
                 .args(extra)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
                 .unwrap_or_else(|e| panic!("could not start {bin} (install redis-server): {e}"));
             let mut server = TestRedis { child, port, dir };
-            if server.wait_ready(Duration::from_secs(10), tls) {
+            if server.wait_ready(Duration::from_secs(10)) {
                 return server;
             }
             let _ = server.child.kill();
@@ -84,24 +93,23 @@ impl TestRedis {
         panic!("redis-server did not start");
     }
 
-    fn wait_ready(&mut self, within: Duration, tls: bool) -> bool {
+    /// Waits until *this* server answers on its own unix socket. (Checking the TCP port alone
+    /// could find another test's server there when two tests were handed the same free port;
+    /// ours then fails to bind and exits.)
+    fn wait_ready(&mut self, within: Duration) -> bool {
+        use std::io::{Read, Write};
+        let sock = self.dir.join("redis.sock");
         let deadline = Instant::now() + within;
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
                 return false;
             }
-            if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
-                if tls {
-                    return true;
-                }
-                use std::io::{Read, Write};
+            if let Ok(mut s) = std::os::unix::net::UnixStream::connect(&sock) {
                 let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
                 // Any reply (PONG, or NOAUTH when a password is set) means it is up.
-                if s.write_all(b"PING\r\n").is_ok() {
-                    let mut buf = [0u8; 1];
-                    if s.read_exact(&mut buf).is_ok() {
-                        return true;
-                    }
+                let mut buf = [0u8; 1];
+                if s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() {
+                    return true;
                 }
             }
             std::thread::sleep(Duration::from_millis(10));

@@ -1,10 +1,10 @@
 //! Generates the module beside a cron function from the validated model.
 
-use crate::cron::model::{Call, CronModel, CtxParam, Output, Schedule};
+use crate::cron::model::{Call, CronModel, Schedule};
 use crate::cron::parse::Field;
-use crate::runtime::respan;
+use crate::signature::{convert_output, ctx_tokens, output_check, Handler};
 use proc_macro2::{Ident, Literal, Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use quote::quote;
 
 /// `::core::option::Option::Some(v)` or `None`.
 fn opt(value: Option<TokenStream>) -> TokenStream {
@@ -130,78 +130,25 @@ pub(crate) fn module(m: &CronModel) -> TokenStream {
 fn handler(m: &CronModel, call: &Call, ctx: &Ident, args: &Ident) -> (TokenStream, TokenStream) {
     let private = m.runtime.private();
     let ident = &m.ident;
-    let (ctx_param, ctx_arg) = match call.ctx {
-        Some(CtxParam::Ref) => (quote!(#ctx), quote!(&#ctx)),
-        Some(CtxParam::Owned) => (quote!(#ctx), quote!(#ctx)),
-        None => (quote!(_), quote!()),
-    };
+    let (ctx_param, ctx_arg) = ctx_tokens(call.ctx, ctx);
     let invoke = quote!(super::#ident(#ctx_arg).await);
-    let output_codec = format_ident!("__ARQ_OUTPUT");
-    let convert = match &call.output {
-        Output::Unit => quote! {
-            #invoke;
-            #private::output(())
-        },
-        Output::Plain { .. } => quote!((#output_codec.to_value)(#invoke)),
-        Output::Result { err_span, .. } => {
-            let value = Ident::new("value", Span::mixed_site());
-            let error = Ident::new("error", Span::mixed_site());
-            let classify = quote_spanned! {*err_span=>
-                (&&&#private::ErrorWrap::new(#error)).__arq_classify()
-            };
-            quote! {
-                match #invoke {
-                    ::core::result::Result::Ok(#value) => (#output_codec.to_value)(#value),
-                    ::core::result::Result::Err(#error) => {
-                        #[allow(unused_imports)]
-                        use #private::{ClassifyAnyhow as _, ClassifyInto as _, ClassifyStd as _};
-                        ::core::result::Result::Err(#classify)
-                    }
-                }
-            }
-        }
-    };
-    // Named like the cron function, so a future that is not `Send` is reported at its name.
-    let run = if ["__handler"].contains(&ident.to_string().as_str()) {
-        format_ident!("__run")
-    } else {
-        let mut run = ident.clone();
-        run.set_span(Span::call_site());
-        run
-    };
-    let boxed = {
-        let box_pin = respan(quote!(::std::boxed::Box::pin), call.send_span);
-        quote_spanned!(call.send_span=> #box_pin(#run(#ctx, #args)))
-    };
-    let output_check = match &call.output {
-        Output::Unit => quote!(),
-        Output::Plain { ty, span } | Output::Result { ok: ty, span, .. } => {
-            let at = m.runtime.private_at(*span);
-            quote_spanned! {*span=>
-                const #output_codec: #private::OutputCodec<#ty> = #at::output_codec::<#ty>();
-            }
-        }
-    };
-    let handler = quote! {
-        #[doc(hidden)]
-        fn __handler(
-            #ctx: #private::Ctx,
-            #args: #private::Args,
-        ) -> #private::BoxFuture<'static, ::core::result::Result<#private::Value, #private::JobError>> {
-            #boxed
-        }
-
-        #[doc(hidden)]
-        #[allow(deprecated)]
-        async fn #run(
-            #ctx_param: #private::Ctx,
-            #args: #private::Args,
-        ) -> ::core::result::Result<#private::Value, #private::JobError> {
-            // A cron job takes no arguments; a caller that passed some gets a TypeError.
-            #private::Args::finish(&#args, 0)?;
-            #convert
-        }
-    };
+    let convert = convert_output(&call.output, invoke, &private);
+    let output_check = output_check(&call.output, &m.runtime);
+    let handler = Handler {
+        private: &private,
+        ident,
+        taken: &["__handler"],
+        send_span: call.send_span,
+        ctx,
+        ctx_param,
+        args,
+        args_param: quote!(#args),
+    }
+    .fns(quote! {
+        // A cron job takes no arguments; a caller that passed some gets a TypeError.
+        #private::Args::finish(&#args, 0)?;
+        #convert
+    });
     (handler, output_check)
 }
 

@@ -6,22 +6,15 @@ mod model;
 mod parse;
 
 use crate::ctxt::Ctxt;
-use proc_macro2::{Span, TokenStream};
-use quote::quote;
+use crate::signature::{finish, parse_fn};
+use proc_macro2::TokenStream;
 
 /// Expands `#[arq::cron(attr)] item`. Never fails: errors come out as `compile_error!`s next
 /// to the function, which is always emitted unchanged.
 pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let item_fn = match syn::parse2::<syn::ItemFn>(item.clone()) {
+    let item_fn = match parse_fn("#[arq::cron]", &item) {
         Ok(item_fn) => item_fn,
-        Err(_) => {
-            let err = syn::Error::new(
-                Span::call_site(),
-                "#[arq::cron] goes on an `async fn` with a body, outside any `impl` or trait",
-            )
-            .to_compile_error();
-            return quote!(#item #err);
-        }
+        Err(tokens) => return tokens,
     };
     let cx = Ctxt::new();
     let args = parse::parse_args(attr, &cx);
@@ -37,10 +30,5 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     } else {
         expand::module(&model)
     };
-    let errors = cx.check().err().map(|e| e.to_compile_error());
-    quote! {
-        #item
-        #generated
-        #errors
-    }
+    finish(item, generated, cx)
 }

@@ -4,11 +4,14 @@
 
 use crate::cron::parse::{CronArgs, Field};
 use crate::ctxt::Ctxt;
+use crate::options::first_span;
 use crate::runtime::Runtime;
+use crate::signature::{check_qualifiers, ctx_kind, peel, result_generics, CtxKind};
+pub(crate) use crate::signature::{CtxParam, Output};
 use proc_macro2::{Ident, Span};
 use quote::ToTokens;
 use syn::ext::IdentExt;
-use syn::{FnArg, GenericArgument, ItemFn, PathArguments, ReturnType, Type, Visibility};
+use syn::{FnArg, GenericArgument, ItemFn, ReturnType, Type, Visibility};
 
 /// Python arq's default microsecond of a tick (ids end in `…123`).
 const DEFAULT_MICROSECOND: u32 = 123_456;
@@ -47,29 +50,6 @@ pub(crate) struct Call {
     pub(crate) output: Output,
     /// Where "future cannot be sent between threads safely" points: the function's name.
     pub(crate) send_span: Span,
-}
-
-/// How the function takes the job context.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CtxParam {
-    /// `ctx: &Ctx`
-    Ref,
-    /// `ctx: Ctx`
-    Owned,
-}
-
-/// What the function returns.
-pub(crate) enum Output {
-    /// Nothing, or `()`.
-    Unit,
-    /// A value of this type, stored as the result.
-    Plain { ty: Type, span: Span },
-    /// `Result<T, E>` (or an alias with `T` first): `T` is stored, `E` classified.
-    Result {
-        ok: Type,
-        span: Span,
-        err_span: Span,
-    },
 }
 
 fn full_mask(field: Field) -> u64 {
@@ -188,86 +168,16 @@ fn check_dates(masks: &[u64; 6], args: &CronArgs, cx: &Ctxt) {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum CtxKind {
-    Ref,
-    MutRef,
-    Owned,
-}
-
-/// Looks through the invisible groups and parentheses a type may come wrapped in.
-fn peel(ty: &Type) -> &Type {
-    match ty {
-        Type::Group(g) => peel(&g.elem),
-        Type::Paren(p) => peel(&p.elem),
-        _ => ty,
-    }
-}
-
-/// `&Ctx`, `&arq::Ctx`, … (any path whose last segment is `Ctx`), or `Ctx` by value.
-fn ctx_kind(ty: &Type) -> Option<CtxKind> {
-    fn is_ctx_path(ty: &Type) -> bool {
-        match peel(ty) {
-            Type::Path(p) => {
-                p.qself.is_none()
-                    && p.path.segments.last().is_some_and(|s| {
-                        s.ident == "Ctx" && matches!(s.arguments, PathArguments::None)
-                    })
-            }
-            _ => false,
-        }
-    }
-    match peel(ty) {
-        Type::Reference(r) if is_ctx_path(&r.elem) => Some(if r.mutability.is_some() {
-            CtxKind::MutRef
-        } else {
-            CtxKind::Ref
-        }),
-        ty if is_ctx_path(ty) => Some(CtxKind::Owned),
-        _ => None,
-    }
-}
-
-fn first_span(tokens: &impl ToTokens) -> Span {
-    tokens
-        .to_token_stream()
-        .into_iter()
-        .next()
-        .map_or_else(Span::call_site, |t| t.span())
-}
-
 /// The shape of the function: `async fn name(ctx: &Ctx) -> T`, or without the context.
 fn check_fn(item: &ItemFn, cx: &Ctxt) -> Option<Call> {
     let sig = &item.sig;
-    let mut valid = true;
-    if let Some(token) = &sig.constness {
-        cx.error(
-            token.span,
-            "#[arq::cron] functions cannot be `const`: remove `const`",
-        );
-        valid = false;
-    }
-    if let Some(token) = &sig.unsafety {
-        cx.error(token.span, "#[arq::cron] functions cannot be `unsafe`");
-        valid = false;
-    }
-    if let Some(abi) = &sig.abi {
-        cx.error_spanned_by(
-            abi,
-            "#[arq::cron] functions cannot be `extern`: remove the ABI",
-        );
-        valid = false;
-    }
-    if sig.asyncness.is_none() {
-        cx.error(
-            sig.fn_token.span,
-            format!(
-                "#[arq::cron] functions must be `async fn`: write `async fn {}`",
-                sig.ident
-            ),
-        );
-        valid = false;
-    }
+    let mut valid = check_qualifiers(
+        sig,
+        "#[arq::cron]",
+        "#[arq::cron] functions cannot be `unsafe`",
+        false,
+        cx,
+    );
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
         cx.error_spanned_by(
             &sig.generics,
@@ -359,20 +269,7 @@ fn output(ret: &ReturnType, cx: &Ctxt) -> Option<Output> {
 
 /// `T` (and `E`, if written) of a path type whose last segment is `Result<T, …>`.
 fn result_args(ty: &Type) -> Option<(&Type, Option<&Type>)> {
-    let Type::Path(p) = peel(ty) else {
-        return None;
-    };
-    if p.qself.is_some() {
-        return None;
-    }
-    let last = p.path.segments.last()?;
-    if last.ident != "Result" {
-        return None;
-    }
-    let PathArguments::AngleBracketed(args) = &last.arguments else {
-        return None;
-    };
-    let mut types = args.args.iter().filter_map(|a| match a {
+    let mut types = result_generics(ty)?.iter().filter_map(|a| match a {
         GenericArgument::Type(t) => Some(t),
         _ => None,
     });
@@ -396,15 +293,8 @@ mod tests {
         attr: proc_macro2::TokenStream,
         item: proc_macro2::TokenStream,
     ) -> (CronModel, Vec<String>) {
-        let cx = Ctxt::new();
-        let args = parse_args(attr, &cx);
         let item: ItemFn = syn::parse2(item).unwrap();
-        let m = build(&item, args, &cx);
-        let errs = match cx.check() {
-            Ok(()) => Vec::new(),
-            Err(e) => e.into_iter().map(|e| e.to_string()).collect(),
-        };
-        (m, errs)
+        Ctxt::collect(|cx| build(&item, parse_args(attr, cx), cx))
     }
 
     #[test]

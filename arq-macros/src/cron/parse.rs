@@ -3,10 +3,10 @@
 //! (schedule fields against their ranges, at the offending value's span); rules that involve
 //! several options are checked in `model.rs`.
 
-use crate::attr::{as_lit, describe, suggest, RawOption, Spanned};
+use crate::attr::{as_lit, describe, RawOption, Spanned};
 use crate::ctxt::Ctxt;
-use crate::duration::{parse_duration, seconds_to_ms, DurationError, DURATION_HELP};
-use proc_macro2::{Span, TokenStream};
+use crate::options::{first_span, OptionSet};
+use proc_macro2::TokenStream;
 use quote::ToTokens;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
@@ -57,6 +57,17 @@ const ALIASES: &[(&str, &str)] = &[
     ("job_id", "name"),
     ("crate_path", "crate"),
 ];
+
+/// How `#[arq::cron]` reads its option values.
+const CRON: OptionSet = OptionSet {
+    attr: "#[arq::cron]",
+    options: OPTIONS,
+    aliases: ALIASES,
+    example,
+    int_suffixes: &[""],
+    negated_duration_is_invalid: false,
+    any_negation_is_below_one: true,
+};
 
 /// A schedule field of Python arq's `cron()`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,15 +214,9 @@ pub(crate) fn parse_args(tokens: TokenStream, cx: &Ctxt) -> CronArgs {
     let mut seen: Vec<String> = Vec::new();
     for opt in &attr.options {
         let key = opt.key.to_string();
-        if !OPTIONS.contains(&key.as_str()) {
-            unknown_option(opt, cx);
+        if !CRON.check_new(opt, &mut seen, key == "expr" && attr.expr.is_some(), cx) {
             continue;
         }
-        if seen.contains(&key) || (key == "expr" && attr.expr.is_some()) {
-            cx.error(opt.key.span(), format!("`{key}` specified more than once"));
-            continue;
-        }
-        seen.push(key.clone());
         let flag = matches!(
             key.as_str(),
             "run_at_startup" | "unique" | "keep_result_forever"
@@ -228,10 +233,7 @@ pub(crate) fn parse_args(tokens: TokenStream, cx: &Ctxt) -> CronArgs {
                 continue;
             }
             None => {
-                cx.error(
-                    opt.key.span(),
-                    format!("expected a value: write `{key} = {}`", example(&key)),
-                );
+                CRON.missing_value(opt, cx);
                 continue;
             }
         };
@@ -246,7 +248,7 @@ pub(crate) fn parse_args(tokens: TokenStream, cx: &Ctxt) -> CronArgs {
                 args.expr = match as_lit(value) {
                     Some(Lit::Str(lit)) => expression(lit, cx).map(|e| Spanned::new(e, span)),
                     _ => {
-                        wrong_kind(&key, "a string", value, cx);
+                        CRON.wrong_kind(&key, "a string", value, cx);
                         None
                     }
                 }
@@ -257,51 +259,29 @@ pub(crate) fn parse_args(tokens: TokenStream, cx: &Ctxt) -> CronArgs {
             "timezone" => args.timezone = timezone(value, cx).map(|v| Spanned::new(v, span)),
             "name" => args.name = name(value, cx).map(|v| Spanned::new(v, span)),
             "run_at_startup" => {
-                args.run_at_startup = boolean(&key, value, cx).map(|v| Spanned::new(v, span))
+                args.run_at_startup = CRON.boolean(&key, value, cx).map(|v| Spanned::new(v, span))
             }
-            "unique" => args.unique = boolean(&key, value, cx).map(|v| Spanned::new(v, span)),
+            "unique" => args.unique = CRON.boolean(&key, value, cx).map(|v| Spanned::new(v, span)),
             "keep_result_forever" => {
-                args.keep_result_forever = boolean(&key, value, cx).map(|v| Spanned::new(v, span))
+                args.keep_result_forever =
+                    CRON.boolean(&key, value, cx).map(|v| Spanned::new(v, span))
             }
             "timeout" => {
-                args.timeout = duration(&key, value, cx).and_then(|ms| {
-                    if ms == 0 {
-                        cx.error_spanned_by(
-                            value,
-                            "`timeout` must be longer than zero: a zero timeout fails every run",
-                        );
-                        None
-                    } else {
-                        Some(Spanned::new(ms, span))
-                    }
-                })
+                args.timeout = CRON.timeout(&key, value, cx).map(|v| Spanned::new(v, span))
             }
             "keep_result" => {
-                args.keep_result = duration(&key, value, cx).map(|ms| Spanned::new(ms, span))
+                args.keep_result = CRON
+                    .duration(&key, value, cx)
+                    .map(|ms| Spanned::new(ms, span))
             }
-            "max_tries" => args.max_tries = max_tries(value, cx).map(|v| Spanned::new(v, span)),
-            "crate" => args.krate = crate_path(value, cx),
+            "max_tries" => {
+                args.max_tries = CRON.max_tries(value, cx).map(|v| Spanned::new(v, span))
+            }
+            "crate" => args.krate = CRON.crate_path(value, cx),
             _ => unreachable!("every option in OPTIONS is handled"),
         }
     }
     args
-}
-
-fn unknown_option(opt: &RawOption, cx: &Ctxt) {
-    let key = opt.key.to_string();
-    let valid = OPTIONS
-        .iter()
-        .map(|o| format!("`{o}`"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let hint = match suggest(&key, OPTIONS, ALIASES) {
-        Some(s) => format!("did you mean `{s}`? "),
-        None => String::new(),
-    };
-    cx.error(
-        opt.key.span(),
-        format!("unknown #[arq::cron] option `{key}`; {hint}valid options are: {valid}"),
-    );
 }
 
 /// How each option is written, for messages.
@@ -323,25 +303,6 @@ fn example(key: &str) -> &'static str {
         "crate" => "\"::arq\"",
         _ => "...",
     }
-}
-
-fn first_span(value: &Expr) -> Span {
-    value
-        .to_token_stream()
-        .into_iter()
-        .next()
-        .map_or_else(Span::call_site, |t| t.span())
-}
-
-fn wrong_kind(key: &str, expected: &str, value: &Expr, cx: &Ctxt) {
-    cx.error_spanned_by(
-        value,
-        format!(
-            "`{key}` expects {expected}, found {}: write `{key} = {}`",
-            describe(value),
-            example(key)
-        ),
-    );
 }
 
 /// Looks through parentheses and invisible groups.
@@ -595,28 +556,14 @@ fn microsecond(value: &Expr, cx: &Ctxt) -> Option<u32> {
             }
         },
         _ => {
-            wrong_kind("microsecond", "an integer", value, cx);
-            None
-        }
-    }
-}
-
-fn string(key: &str, value: &Expr, cx: &Ctxt) -> Option<String> {
-    match as_lit(value) {
-        Some(Lit::Str(s)) if s.value().is_empty() => {
-            cx.error_spanned_by(value, format!("`{key}` cannot be empty"));
-            None
-        }
-        Some(Lit::Str(s)) => Some(s.value()),
-        _ => {
-            wrong_kind(key, "a string", value, cx);
+            CRON.wrong_kind("microsecond", "an integer", value, cx);
             None
         }
     }
 }
 
 fn name(value: &Expr, cx: &Ctxt) -> Option<String> {
-    let name = string("name", value, cx)?;
+    let name = CRON.string("name", value, cx)?;
     if let Some(rest) = name.strip_prefix("cron:") {
         cx.error_spanned_by(
             value,
@@ -633,7 +580,7 @@ fn name(value: &Expr, cx: &Ctxt) -> Option<String> {
 /// A time zone name: only its shape is checked here (the macro cannot load the time zone
 /// database); an unknown name stops the worker at start with the cron job's name.
 fn timezone(value: &Expr, cx: &Ctxt) -> Option<String> {
-    let tz = string("timezone", value, cx)?;
+    let tz = CRON.string("timezone", value, cx)?;
     let valid = tz
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-' | '+'));
@@ -650,130 +597,13 @@ fn timezone(value: &Expr, cx: &Ctxt) -> Option<String> {
     Some(tz)
 }
 
-fn boolean(key: &str, value: &Expr, cx: &Ctxt) -> Option<bool> {
-    match as_lit(value) {
-        Some(Lit::Bool(b)) => Some(b.value),
-        _ => {
-            cx.error_spanned_by(
-                value,
-                format!(
-                    "`{key}` expects `true` or `false`, found {}",
-                    describe(value)
-                ),
-            );
-            None
-        }
-    }
-}
-
-fn max_tries(value: &Expr, cx: &Ctxt) -> Option<u32> {
-    const AT_LEAST_ONE: &str =
-        "`max_tries` must be at least 1: it counts every run, the first one included";
-    if let Expr::Unary(u) = value {
-        if matches!(u.op, UnOp::Neg(_)) {
-            cx.error_spanned_by(value, AT_LEAST_ONE);
-            return None;
-        }
-    }
-    let Some(Lit::Int(int)) = as_lit(value) else {
-        wrong_kind("max_tries", "an integer", value, cx);
-        return None;
-    };
-    match int.base10_parse::<u32>() {
-        Ok(0) => {
-            cx.error_spanned_by(value, AT_LEAST_ONE);
-            None
-        }
-        Ok(n) => Some(n),
-        Err(_) => {
-            cx.error_spanned_by(
-                value,
-                format!("`max_tries` must be an integer from 1 to {}", u32::MAX),
-            );
-            None
-        }
-    }
-}
-
-/// A duration in milliseconds: a string in the duration grammar or an integer of seconds.
-fn duration(key: &str, value: &Expr, cx: &Ctxt) -> Option<u64> {
-    let invalid = |text: String, err: DurationError| {
-        cx.error_spanned_by(value, err.message(&text));
-        None
-    };
-    match as_lit(value) {
-        Some(Lit::Str(s)) => match parse_duration(&s.value()) {
-            Ok(ms) => Some(ms),
-            Err(e) => invalid(s.value(), e),
-        },
-        Some(Lit::Int(int)) if int.suffix().is_empty() => match int.base10_parse::<u64>() {
-            Ok(secs) => match seconds_to_ms(secs) {
-                Ok(ms) => Some(ms),
-                Err(e) => invalid(int.to_string(), e),
-            },
-            Err(_) => invalid(int.to_string(), DurationError::TooLong),
-        },
-        Some(Lit::Int(int)) => {
-            let text = int.to_string();
-            if parse_duration(&text).is_ok() {
-                cx.error_spanned_by(
-                    value,
-                    format!("put the duration in quotes: `{key} = \"{text}\"`"),
-                );
-                None
-            } else {
-                invalid(text, DurationError::Invalid)
-            }
-        }
-        Some(Lit::Float(f)) => invalid(f.to_string(), DurationError::Invalid),
-        _ => {
-            cx.error_spanned_by(
-                value,
-                format!(
-                    "`{key}` expects a duration, found {}: {DURATION_HELP}",
-                    describe(value)
-                ),
-            );
-            None
-        }
-    }
-}
-
-fn crate_path(value: &Expr, cx: &Ctxt) -> Option<syn::Path> {
-    match as_lit(value) {
-        Some(Lit::Str(s)) => match s.parse::<syn::Path>() {
-            Ok(path) => Some(path),
-            Err(_) => {
-                cx.error_spanned_by(
-                    value,
-                    format!(
-                        "`crate` expects the path of the arq crate, like \"::arq\" or \"my_arq\"; `{}` is not a path",
-                        s.value()
-                    ),
-                );
-                None
-            }
-        },
-        _ => {
-            wrong_kind("crate", "a path in a string", value, cx);
-            None
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use quote::quote;
 
     fn parse(tokens: TokenStream) -> (CronArgs, Vec<String>) {
-        let cx = Ctxt::new();
-        let args = parse_args(tokens, &cx);
-        let errors = match cx.check() {
-            Ok(()) => Vec::new(),
-            Err(e) => e.into_iter().map(|e| e.to_string()).collect(),
-        };
-        (args, errors)
+        Ctxt::collect(|cx| parse_args(tokens, cx))
     }
 
     fn errors(tokens: TokenStream) -> Vec<String> {

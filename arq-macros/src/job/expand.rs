@@ -1,7 +1,7 @@
 //! Generates the module beside a job function from the validated model.
 
-use crate::job::model::{CtxParam, DummyModel, JobModel, Output};
-use crate::runtime::respan;
+use crate::job::model::{DummyModel, JobModel, Output};
+use crate::signature::{convert_output, ctx_tokens, output_check, Handler};
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens as _};
 
@@ -74,52 +74,29 @@ pub(crate) fn full(m: &JobModel) -> TokenStream {
     } else {
         quote!(mut #args)
     };
-    let (ctx_param, ctx_arg) = match m.ctx {
-        Some(CtxParam::Ref) => (quote!(#ctx), quote!(&#ctx,)),
-        Some(CtxParam::Owned) => (quote!(#ctx), quote!(#ctx,)),
-        None => (quote!(_), quote!()),
+    let (ctx_param, ctx_arg) = ctx_tokens(m.ctx, &ctx);
+    let ctx_arg = if m.ctx.is_some() {
+        quote!(#ctx_arg,)
+    } else {
+        ctx_arg
     };
     let call = quote!(super::#ident(#ctx_arg #(#locals),*).await);
-    let output_codec = format_ident!("__ARQ_OUTPUT");
-    let convert = match &m.output {
-        Output::Unit => quote! {
-            #call;
-            #private::output(())
-        },
-        Output::Plain { .. } => quote!((#output_codec.to_value)(#call)),
-        Output::Result { err_span, .. } => {
-            let value = Ident::new("value", Span::mixed_site());
-            let error = Ident::new("error", Span::mixed_site());
-            // Errors of a type none of the classifiers accepts are reported at the return type.
-            let classify = quote_spanned! {*err_span=>
-                (&&&#private::ErrorWrap::new(#error)).__arq_classify()
-            };
-            quote! {
-                match #call {
-                    ::core::result::Result::Ok(#value) => (#output_codec.to_value)(#value),
-                    ::core::result::Result::Err(#error) => {
-                        #[allow(unused_imports)]
-                        use #private::{ClassifyAnyhow as _, ClassifyInto as _, ClassifyStd as _};
-                        ::core::result::Result::Err(#classify)
-                    }
-                }
-            }
-        }
-    };
-    // The async fn the handler boxes is named like the job, so that a future that is not
-    // `Send` is reported as "future returned by `<job>` is not `Send`", at the job's name.
-    // (Unless that name is taken inside the module.)
-    let run = if ["enqueue", "job", "__handler"].contains(&ident.to_string().as_str()) {
-        format_ident!("__run")
-    } else {
-        let mut run = ident.clone();
-        run.set_span(Span::call_site());
-        run
-    };
-    let boxed = {
-        let box_pin = respan(quote!(::std::boxed::Box::pin), m.send_span);
-        quote_spanned!(m.send_span=> #box_pin(#run(#ctx, #args)))
-    };
+    let convert = convert_output(&m.output, call, &private);
+    let handler = Handler {
+        private: &private,
+        ident,
+        taken: &["enqueue", "job", "__handler"],
+        send_span: m.send_span,
+        ctx: &ctx,
+        ctx_param,
+        args: &args,
+        args_param,
+    }
+    .fns(quote! {
+        #( let #locals: #arg_tys = (#codecs.take)(&mut #args, #indices, #arg_names)?; )*
+        #private::Args::finish(&#args, #count)?;
+        #convert
+    });
 
     // Compile-time checks, each spanned at the user's type so the trait error points there.
     // Each yields the codec the code above uses, so that code adds no errors of its own.
@@ -130,15 +107,7 @@ pub(crate) fn full(m: &JobModel) -> TokenStream {
             const #codec: #private::ArgCodec<#ty> = #at::arg_codec::<#ty>();
         }
     });
-    let output_check = match &m.output {
-        Output::Unit => quote!(),
-        Output::Plain { ty, span } | Output::Result { ok: ty, span, .. } => {
-            let at = m.common.runtime.private_at(*span);
-            quote_spanned! {*span=>
-                const #output_codec: #private::OutputCodec<#ty> = #at::output_codec::<#ty>();
-            }
-        }
-    };
+    let output_check = output_check(&m.output, &m.common.runtime);
 
     let docs = Docs::new(ident, name);
     let Docs {
@@ -193,24 +162,7 @@ pub(crate) fn full(m: &JobModel) -> TokenStream {
                 #private::Pool::job::<Output>(#pool, job_id)
             }
 
-            #[doc(hidden)]
-            fn __handler(
-                #ctx: #private::Ctx,
-                #args: #private::Args,
-            ) -> #private::BoxFuture<'static, ::core::result::Result<#private::Value, #private::JobError>> {
-                #boxed
-            }
-
-            #[doc(hidden)]
-            #[allow(deprecated)]
-            async fn #run(
-                #ctx_param: #private::Ctx,
-                #args_param: #private::Args,
-            ) -> ::core::result::Result<#private::Value, #private::JobError> {
-                #( let #locals: #arg_tys = (#codecs.take)(&mut #args, #indices, #arg_names)?; )*
-                #private::Args::finish(&#args, #count)?;
-                #convert
-            }
+            #handler
 
             #private::inventory::submit! { FUNCTION }
 

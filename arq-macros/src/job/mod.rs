@@ -6,24 +6,17 @@ mod model;
 mod parse;
 
 use crate::ctxt::Ctxt;
+use crate::signature::{finish, parse_fn};
 use model::Plan;
-use proc_macro2::{Span, TokenStream};
-use quote::quote;
+use proc_macro2::TokenStream;
 
 /// Expands `#[arq::job(attr)] item`. Never fails: errors come out as `compile_error!`s next
 /// to the function, which is always emitted unchanged so the rest of the crate (and the IDE)
 /// keeps working.
 pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let item_fn = match syn::parse2::<syn::ItemFn>(item.clone()) {
+    let item_fn = match parse_fn("#[arq::job]", &item) {
         Ok(item_fn) => item_fn,
-        Err(_) => {
-            let err = syn::Error::new(
-                Span::call_site(),
-                "#[arq::job] goes on an `async fn` with a body, outside any `impl` or trait",
-            )
-            .to_compile_error();
-            return quote!(#item #err);
-        }
+        Err(tokens) => return tokens,
     };
     let cx = Ctxt::new();
     let args = parse::parse_args(attr, &cx);
@@ -33,10 +26,5 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
         Plan::Dummy(d) => expand::dummy(d),
         Plan::FnOnly => TokenStream::new(),
     };
-    let errors = cx.check().err().map(|e| e.to_compile_error());
-    quote! {
-        #item
-        #generated
-        #errors
-    }
+    finish(item, generated, cx)
 }

@@ -5,11 +5,13 @@
 
 use crate::ctxt::Ctxt;
 use crate::job::parse::JobArgs;
+use crate::options::first_span;
 use crate::runtime::Runtime;
+use crate::signature::{check_qualifiers, ctx_kind, peel, result_generics, CtxKind};
+pub(crate) use crate::signature::{CtxParam, Output};
 use proc_macro2::{Group, Ident, Punct, Spacing, Span, TokenStream, TokenTree};
 use quote::ToTokens;
 use syn::ext::IdentExt;
-use syn::spanned::Spanned as _;
 use syn::{FnArg, GenericArgument, ItemFn, Pat, PathArguments, ReturnType, Type, Visibility};
 
 /// What to generate beside the function.
@@ -58,15 +60,6 @@ pub(crate) struct Options {
     pub(crate) queue: Option<String>,
 }
 
-/// How the function takes the job context.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CtxParam {
-    /// `ctx: &Ctx`
-    Ref,
-    /// `ctx: Ctx`
-    Owned,
-}
-
 /// One serialized argument.
 pub(crate) struct JobArg {
     /// As written in the function (also the `enqueue` parameter).
@@ -77,22 +70,6 @@ pub(crate) struct JobArg {
     pub(crate) ty: Type,
     /// Where trait errors about the type point.
     pub(crate) span: Span,
-}
-
-/// What the job returns, and what its result is read as.
-pub(crate) enum Output {
-    /// No return type, or `()`.
-    Unit,
-    /// Any other type `T`: the result is `T`.
-    Plain { ty: Type, span: Span },
-    /// `Result<T, E>` (or an alias such as `anyhow::Result<T>`): the result is `T`, and `E`
-    /// is classified into a failure or a retry. `err_span` is where an error type that cannot
-    /// be classified is reported: at `E`, or at the alias.
-    Result {
-        ok: Type,
-        span: Span,
-        err_span: Span,
-    },
 }
 
 /// A function whose shape is wrong.
@@ -130,46 +107,14 @@ pub(crate) fn build(item: &ItemFn, args: JobArgs, cx: &Ctxt) -> Plan {
     let options = options(&args, cx);
 
     // Shape of the function itself.
-    let mut valid = true;
+    let mut valid = check_qualifiers(
+        sig,
+        "#[arq::job]",
+        "#[arq::job] functions cannot be `unsafe`: the worker calls them with data from the queue, so they must be safe to call",
+        true,
+        cx,
+    );
     let mut generic = false;
-    if let Some(token) = &sig.constness {
-        cx.error(
-            token.span,
-            "#[arq::job] functions cannot be `const`: remove `const`",
-        );
-        valid = false;
-    }
-    if let Some(token) = &sig.unsafety {
-        cx.error(
-            token.span,
-            "#[arq::job] functions cannot be `unsafe`: the worker calls them with data from the queue, so they must be safe to call",
-        );
-        valid = false;
-    }
-    if let Some(abi) = &sig.abi {
-        cx.error_spanned_by(
-            abi,
-            "#[arq::job] functions cannot be `extern`: remove the ABI",
-        );
-        valid = false;
-    }
-    if let Some(variadic) = &sig.variadic {
-        cx.error_spanned_by(
-            variadic,
-            "#[arq::job] functions cannot be variadic: list each argument with its type",
-        );
-        valid = false;
-    }
-    if sig.asyncness.is_none() {
-        cx.error(
-            sig.fn_token.span,
-            format!(
-                "#[arq::job] functions must be `async fn`: write `async fn {}`",
-                sig.ident
-            ),
-        );
-        valid = false;
-    }
     const GENERIC: &str =
         "job functions cannot be generic: the worker must know concrete argument types";
     if !sig.generics.params.is_empty() {
@@ -325,47 +270,6 @@ fn options(args: &JobArgs, cx: &Ctxt) -> Options {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum CtxKind {
-    Ref,
-    MutRef,
-    Owned,
-}
-
-/// Looks through the invisible groups and parentheses a type may come wrapped in.
-fn peel(ty: &Type) -> &Type {
-    match ty {
-        Type::Group(g) => peel(&g.elem),
-        Type::Paren(p) => peel(&p.elem),
-        _ => ty,
-    }
-}
-
-/// Whether a parameter type is the job context: `&Ctx`, `&arq::Ctx`, … (any path whose last
-/// segment is `Ctx`), or `Ctx` by value.
-fn ctx_kind(ty: &Type) -> Option<CtxKind> {
-    fn is_ctx_path(ty: &Type) -> bool {
-        match peel(ty) {
-            Type::Path(p) => {
-                p.qself.is_none()
-                    && p.path.segments.last().is_some_and(|s| {
-                        s.ident == "Ctx" && matches!(s.arguments, PathArguments::None)
-                    })
-            }
-            _ => false,
-        }
-    }
-    match peel(ty) {
-        Type::Reference(r) if is_ctx_path(&r.elem) => Some(if r.mutability.is_some() {
-            CtxKind::MutRef
-        } else {
-            CtxKind::Ref
-        }),
-        ty if is_ctx_path(ty) => Some(CtxKind::Owned),
-        _ => None,
-    }
-}
-
 /// What the job returns.
 fn output(ret: &ReturnType) -> Output {
     let ReturnType::Type(_, ty) = ret else {
@@ -389,20 +293,7 @@ fn output(ret: &ReturnType) -> Output {
 
 /// `T` of a path type whose last segment is `Result` with at least one type argument.
 fn result_ok_arg(ty: &Type) -> Option<&Type> {
-    let Type::Path(p) = peel(ty) else {
-        return None;
-    };
-    if p.qself.is_some() {
-        return None;
-    }
-    let last = p.path.segments.last()?;
-    if last.ident != "Result" {
-        return None;
-    }
-    let PathArguments::AngleBracketed(args) = &last.arguments else {
-        return None;
-    };
-    match args.args.first()? {
+    match result_generics(ty)?.first()? {
         GenericArgument::Type(t) => Some(t),
         _ => None,
     }
@@ -410,13 +301,7 @@ fn result_ok_arg(ty: &Type) -> Option<&Type> {
 
 /// `E` of `Result<T, E>`, when written out.
 fn result_err_arg(ty: &Type) -> Option<&Type> {
-    let Type::Path(p) = peel(ty) else {
-        return None;
-    };
-    let PathArguments::AngleBracketed(args) = &p.path.segments.last()?.arguments else {
-        return None;
-    };
-    match args.args.iter().nth(1)? {
+    match result_generics(ty)?.iter().nth(1)? {
         GenericArgument::Type(t) => Some(t),
         _ => None,
     }
@@ -491,13 +376,6 @@ fn find_impl(ty: &Type) -> Option<Span> {
         })
     }
     walk(ty.to_token_stream())
-}
-
-fn first_span(ty: &Type) -> Span {
-    ty.to_token_stream()
-        .into_iter()
-        .next()
-        .map_or_else(|| ty.span(), |t| t.span())
 }
 
 /// A type as source text, for messages: `Vec<&str>`, not `Vec < & str >`.
@@ -596,14 +474,7 @@ mod tests {
     use syn::parse_quote;
 
     fn plan(attr: TokenStream, item: ItemFn) -> (Plan, Vec<String>) {
-        let cx = Ctxt::new();
-        let args = parse_args(attr, &cx);
-        let plan = build(&item, args, &cx);
-        let errors = match cx.check() {
-            Ok(()) => Vec::new(),
-            Err(e) => e.into_iter().map(|e| e.to_string()).collect(),
-        };
-        (plan, errors)
+        Ctxt::collect(|cx| build(&item, parse_args(attr, cx), cx))
     }
 
     fn full(item: ItemFn) -> JobModel {

@@ -2,12 +2,10 @@
 //! value checked on its own (literal kind, range, duration syntax) and kept with its span.
 //! Rules that involve several options are checked later, in `model.rs`.
 
-use crate::attr::{as_lit, describe, suggest, RawOption, RawOptions, Spanned};
+use crate::attr::{RawOptions, Spanned};
 use crate::ctxt::Ctxt;
-use crate::duration::{parse_duration, seconds_to_ms, DurationError, DURATION_HELP};
+use crate::options::{first_span, OptionSet};
 use proc_macro2::TokenStream;
-use quote::ToTokens;
-use syn::{Expr, Lit, UnOp};
 
 /// Every option `#[arq::job]` takes, in the order the docs list them.
 pub(crate) const OPTIONS: &[&str] = &[
@@ -32,6 +30,20 @@ const ALIASES: &[(&str, &str)] = &[
     ("function_name", "name"),
     ("crate_path", "crate"),
 ];
+
+/// How `#[arq::job]` reads its option values.
+const JOB: OptionSet = OptionSet {
+    attr: "#[arq::job]",
+    options: OPTIONS,
+    aliases: ALIASES,
+    example,
+    // `timeout = 30u64` is odd, but valid.
+    int_suffixes: &[
+        "", "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize",
+    ],
+    negated_duration_is_invalid: true,
+    any_negation_is_below_one: false,
+};
 
 /// The options as written, each validated on its own. `None` = not given (or invalid, in which
 /// case an error was reported).
@@ -67,70 +79,31 @@ pub(crate) fn parse_args(tokens: TokenStream, cx: &Ctxt) -> JobArgs {
     let mut seen: Vec<String> = Vec::new();
     for opt in raw {
         let key = opt.key.to_string();
-        if !OPTIONS.contains(&key.as_str()) {
-            unknown_option(&opt, cx);
+        if !JOB.check_new(&opt, &mut seen, false, cx) {
             continue;
         }
-        if seen.contains(&key) {
-            cx.error(opt.key.span(), format!("`{key}` specified more than once"));
-            continue;
-        }
-        seen.push(key.clone());
         let Some(value) = &opt.value else {
-            cx.error(
-                opt.key.span(),
-                format!("expected a value: write `{key} = {}`", example(&key)),
-            );
+            JOB.missing_value(&opt, cx);
             continue;
         };
-        let span = value_span(value);
+        let span = first_span(value);
         match key.as_str() {
-            "name" => args.name = non_empty_string(&key, value, cx).map(|v| Spanned::new(v, span)),
-            "queue" => {
-                args.queue = non_empty_string(&key, value, cx).map(|v| Spanned::new(v, span))
-            }
-            "max_tries" => args.max_tries = max_tries(value, cx).map(|v| Spanned::new(v, span)),
-            "timeout" => {
-                args.timeout = duration(&key, value, cx).and_then(|ms| {
-                    if ms == 0 {
-                        cx.error_spanned_by(
-                            value,
-                            "`timeout` must be longer than zero: a zero timeout fails every run",
-                        );
-                        None
-                    } else {
-                        Some(Spanned::new(ms, span))
-                    }
-                })
-            }
+            "name" => args.name = JOB.string(&key, value, cx).map(|v| Spanned::new(v, span)),
+            "queue" => args.queue = JOB.string(&key, value, cx).map(|v| Spanned::new(v, span)),
+            "max_tries" => args.max_tries = JOB.max_tries(value, cx).map(|v| Spanned::new(v, span)),
+            "timeout" => args.timeout = JOB.timeout(&key, value, cx).map(|v| Spanned::new(v, span)),
             "keep_result" => {
-                args.keep_result = duration(&key, value, cx).map(|ms| Spanned::new(ms, span))
+                args.keep_result = JOB.duration(&key, value, cx).map(|v| Spanned::new(v, span))
             }
             "keep_result_forever" => {
-                args.keep_result_forever = boolean(&key, value, cx).map(|b| Spanned::new(b, span))
+                args.keep_result_forever =
+                    JOB.boolean(&key, value, cx).map(|v| Spanned::new(v, span))
             }
-            "crate" => args.krate = crate_path(value, cx),
+            "crate" => args.krate = JOB.crate_path(value, cx),
             _ => unreachable!("every option in OPTIONS is handled"),
         }
     }
     args
-}
-
-fn unknown_option(opt: &RawOption, cx: &Ctxt) {
-    let key = opt.key.to_string();
-    let valid = OPTIONS
-        .iter()
-        .map(|o| format!("`{o}`"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let hint = match suggest(&key, OPTIONS, ALIASES) {
-        Some(s) => format!("did you mean `{s}`? "),
-        None => String::new(),
-    };
-    cx.error(
-        opt.key.span(),
-        format!("unknown #[arq::job] option `{key}`; {hint}valid options are: {valid}"),
-    );
 }
 
 /// How each option is written, for messages.
@@ -147,184 +120,13 @@ fn example(key: &str) -> &'static str {
     }
 }
 
-fn value_span(value: &Expr) -> proc_macro2::Span {
-    value
-        .to_token_stream()
-        .into_iter()
-        .next()
-        .map_or_else(proc_macro2::Span::call_site, |t| t.span())
-}
-
-fn wrong_kind(key: &str, expected: &str, value: &Expr, cx: &Ctxt) {
-    cx.error_spanned_by(
-        value,
-        format!(
-            "`{key}` expects {expected}, found {}: write `{key} = {}`",
-            describe(value),
-            example(key)
-        ),
-    );
-}
-
-fn non_empty_string(key: &str, value: &Expr, cx: &Ctxt) -> Option<String> {
-    match as_lit(value) {
-        Some(Lit::Str(s)) => {
-            let s = s.value();
-            if s.is_empty() {
-                cx.error_spanned_by(value, format!("`{key}` cannot be empty"));
-                None
-            } else {
-                Some(s)
-            }
-        }
-        _ => {
-            wrong_kind(key, "a string", value, cx);
-            None
-        }
-    }
-}
-
-fn max_tries(value: &Expr, cx: &Ctxt) -> Option<u32> {
-    const AT_LEAST_ONE: &str =
-        "`max_tries` must be at least 1: it counts every run, the first one included";
-    match value {
-        Expr::Unary(u)
-            if matches!(u.op, UnOp::Neg(_)) && matches!(as_lit(&u.expr), Some(Lit::Int(_))) =>
-        {
-            cx.error_spanned_by(value, AT_LEAST_ONE);
-            return None;
-        }
-        _ => {}
-    }
-    let Some(Lit::Int(int)) = as_lit(value) else {
-        wrong_kind("max_tries", "an integer", value, cx);
-        return None;
-    };
-    match int.base10_parse::<u32>() {
-        Ok(0) => {
-            cx.error_spanned_by(value, AT_LEAST_ONE);
-            None
-        }
-        Ok(n) => Some(n),
-        Err(_) => {
-            cx.error_spanned_by(
-                value,
-                format!("`max_tries` must be an integer from 1 to {}", u32::MAX),
-            );
-            None
-        }
-    }
-}
-
-/// Integer suffixes accepted on a number of seconds (`timeout = 30u64` is odd, but valid).
-const INT_SUFFIXES: &[&str] = &[
-    "", "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize",
-];
-
-/// A duration in milliseconds: a string in the duration grammar or an integer of seconds.
-fn duration(key: &str, value: &Expr, cx: &Ctxt) -> Option<u64> {
-    let invalid = |text: String, err: DurationError| {
-        cx.error_spanned_by(value, err.message(&text));
-        None
-    };
-    match as_lit(value) {
-        Some(Lit::Str(s)) => match parse_duration(&s.value()) {
-            Ok(ms) => Some(ms),
-            Err(e) => invalid(s.value(), e),
-        },
-        Some(Lit::Int(int)) => {
-            let suffix = int.suffix();
-            if !INT_SUFFIXES.contains(&suffix) {
-                let text = int.to_string();
-                if parse_duration(&text).is_ok() {
-                    cx.error_spanned_by(
-                        value,
-                        format!("put the duration in quotes: `{key} = \"{text}\"`"),
-                    );
-                    return None;
-                }
-                return invalid(text, DurationError::Invalid);
-            }
-            match int.base10_parse::<u64>() {
-                Ok(secs) => match seconds_to_ms(secs) {
-                    Ok(ms) => Some(ms),
-                    Err(e) => invalid(int.to_string(), e),
-                },
-                // Negative (`-5i64` can't reach here: it's a unary minus) or too big.
-                Err(_) => invalid(int.to_string(), DurationError::TooLong),
-            }
-        }
-        Some(Lit::Float(f)) => invalid(f.to_string(), DurationError::Invalid),
-        _ => match value {
-            Expr::Unary(u) if matches!(u.op, UnOp::Neg(_)) && as_lit(&u.expr).is_some() => {
-                let text = value.to_token_stream().to_string().replace(' ', "");
-                invalid(text, DurationError::Invalid)
-            }
-            _ => {
-                cx.error_spanned_by(
-                    value,
-                    format!(
-                        "`{key}` expects a duration, found {}: {DURATION_HELP}",
-                        describe(value)
-                    ),
-                );
-                None
-            }
-        },
-    }
-}
-
-fn boolean(key: &str, value: &Expr, cx: &Ctxt) -> Option<bool> {
-    match as_lit(value) {
-        Some(Lit::Bool(b)) => Some(b.value),
-        _ => {
-            cx.error_spanned_by(
-                value,
-                format!(
-                    "`{key}` expects `true` or `false`, found {}",
-                    describe(value)
-                ),
-            );
-            None
-        }
-    }
-}
-
-fn crate_path(value: &Expr, cx: &Ctxt) -> Option<syn::Path> {
-    match as_lit(value) {
-        Some(Lit::Str(s)) => match s.parse::<syn::Path>() {
-            Ok(path) => Some(path),
-            Err(_) => {
-                cx.error_spanned_by(
-                    value,
-                    format!(
-                        "`crate` expects the path of the arq crate, like \"::arq\" or \"my_arq\"; `{}` is not a path",
-                        s.value()
-                    ),
-                );
-                None
-            }
-        },
-        _ => {
-            wrong_kind("crate", "a path in a string", value, cx);
-            None
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use quote::quote;
 
     fn parse(tokens: TokenStream) -> (JobArgs, Vec<String>) {
-        let cx = Ctxt::new();
-        let args = parse_args(tokens, &cx);
-        let errors = match cx.check() {
-            Ok(()) => Vec::new(),
-            Err(e) => e.into_iter().map(|e| e.to_string()).collect(),
-        };
-        (args, errors)
+        Ctxt::collect(|cx| parse_args(tokens, cx))
     }
 
     fn errors(tokens: TokenStream) -> Vec<String> {
