@@ -367,3 +367,26 @@ fn macro_crons_are_registered_and_worker_functions_include_them() {
     .unwrap();
     assert_eq!(worker.function_names(), ["cron:every_second_fields"]);
 }
+
+#[tokio::test]
+async fn cron_jobs_default_to_the_registry_only_with_the_whole_job_table() {
+    let pool = arq::Pool::unconnected();
+    let all = arq::Worker::new(pool.clone(), arq::WorkerSettings::new()).unwrap();
+    assert!(all.function_names().contains(&"cron:every_second_fields"));
+    // An explicit function list is explicit about cron too, as in Python arq.
+    let explicit =
+        arq::Worker::new(pool.clone(), arq::WorkerSettings::new().functions([])).unwrap();
+    assert!(
+        explicit.function_names().is_empty(),
+        "{:?}",
+        explicit.function_names()
+    );
+    let listed = arq::Worker::new(
+        pool,
+        arq::WorkerSettings::new()
+            .functions([])
+            .cron_jobs([every_second_fields::CRON]),
+    )
+    .unwrap();
+    assert_eq!(listed.function_names(), ["cron:every_second_fields"]);
+}

@@ -279,7 +279,8 @@ impl CronJob {
 /// The cron part of [`WorkerSettings`].
 #[derive(Debug, Clone, Default)]
 pub(crate) struct CronSettings {
-    /// `None`: every registered cron job.
+    /// `None`: every registered cron job when the worker also runs every registered function,
+    /// none when it was given an explicit function list.
     jobs: Option<Vec<CronJob>>,
     /// Added to the scheduler's clock (a testing aid).
     clock_skew_ms: i64,
@@ -288,7 +289,8 @@ pub(crate) struct CronSettings {
 impl WorkerSettings {
     /// Schedules only these cron jobs instead of every `#[arq::cron]` linked into the binary
     /// (`[report::CRON, ...]`, or jobs built with [`CronJob::new`]); an empty list schedules
-    /// none. Their functions (`cron:<name>`) are added to the worker's functions.
+    /// none. (Without this, a worker given an explicit `functions` list schedules no cron job,
+    /// and one running the whole job table schedules every registered cron job.) Their functions (`cron:<name>`) are added to the worker's functions.
     pub fn cron_jobs(mut self, jobs: impl IntoIterator<Item = CronJob>) -> Self {
         self.cron.jobs = Some(jobs.into_iter().collect());
         self
@@ -309,11 +311,14 @@ impl WorkerSettings {
         self
     }
 
-    /// The cron jobs this worker schedules.
+    /// The cron jobs this worker schedules: the explicit list; else every registered cron
+    /// job, unless the worker was given an explicit function list (then a cron job runs only
+    /// when listed, as in Python arq).
     pub(crate) fn cron_job_list(&self) -> Vec<CronJob> {
-        match &self.cron.jobs {
-            Some(jobs) => jobs.clone(),
-            None => CronJob::registered().cloned().collect(),
+        match (&self.cron.jobs, &self.functions) {
+            (Some(jobs), _) => jobs.clone(),
+            (None, None) => CronJob::registered().cloned().collect(),
+            (None, Some(_)) => Vec::new(),
         }
     }
 }
