@@ -89,6 +89,14 @@ async fn count_concurrency(ms: u64) {
     RUNNING.fetch_sub(1, Ordering::SeqCst);
 }
 
+type WorkerTask = tokio::task::JoinHandle<arq::Result<arq::WorkerStats>>;
+
+/// Starts a worker in the background: its stop handle and its task.
+fn spawn_worker(pool: &arq::Pool, settings: WorkerSettings) -> (arq::ShutdownHandle, WorkerTask) {
+    let worker = Worker::new(pool.clone(), settings).unwrap();
+    (worker.shutdown_handle(), tokio::spawn(worker.run()))
+}
+
 async fn burst(pool: &arq::Pool, settings: WorkerSettings) -> arq::WorkerStats {
     let worker = Worker::new(pool.clone(), settings.burst(true)).unwrap();
     tokio::time::timeout(Duration::from_secs(30), worker.run())
@@ -172,9 +180,7 @@ async fn retry_with_and_without_defer_then_max_tries() {
     let exhausted = flaky::enqueue(&pool, 10, 0).await.unwrap();
 
     let settings = fast_settings().functions([flaky::FUNCTION]);
-    let worker = Worker::new(pool.clone(), settings).unwrap();
-    let stop = worker.shutdown_handle();
-    let handle = tokio::spawn(worker.run());
+    let (stop, handle) = spawn_worker(&pool, settings);
 
     // While the deferred job waits, its score is in the future.
     let mut saw_deferred = false;
@@ -542,13 +548,7 @@ async fn health_check_record_has_arqs_format() {
     let redis = TestRedis::start();
     let pool = redis.pool().await;
     sleep_ms::enqueue(&pool, 300).await.unwrap();
-    let worker = Worker::new(
-        pool.clone(),
-        fast_settings().functions([sleep_ms::FUNCTION]),
-    )
-    .unwrap();
-    let stop = worker.shutdown_handle();
-    let run = tokio::spawn(worker.run());
+    let (stop, run) = spawn_worker(&pool, fast_settings().functions([sleep_ms::FUNCTION]));
     let mut record = None;
     for _ in 0..100 {
         record = pool.health_check("arq:queue").await.unwrap();
@@ -586,13 +586,7 @@ async fn shutdown_cancels_running_jobs_back_to_the_queue() {
     let pool = redis.pool().await;
     let raw = redis.raw().await;
     let job = sleep_ms::enqueue(&pool, 10_000).await.unwrap();
-    let worker = Worker::new(
-        pool.clone(),
-        fast_settings().functions([sleep_ms::FUNCTION]),
-    )
-    .unwrap();
-    let stop = worker.shutdown_handle();
-    let run = tokio::spawn(worker.run());
+    let (stop, run) = spawn_worker(&pool, fast_settings().functions([sleep_ms::FUNCTION]));
     for _ in 0..200 {
         if job.status().await.unwrap() == JobStatus::InProgress {
             break;
@@ -620,15 +614,12 @@ async fn in_progress_lease_is_sized_from_the_jobs_own_timeout() {
     let pool = redis.pool().await;
     let raw = redis.raw().await;
     let job = slow_with_own_timeout::enqueue(&pool, 150).await.unwrap();
-    let worker = Worker::new(
-        pool.clone(),
+    let (stop, run) = spawn_worker(
+        &pool,
         fast_settings()
             .functions([slow_with_own_timeout::FUNCTION, sleep_ms::FUNCTION])
             .job_timeout(Duration::from_secs(600)),
-    )
-    .unwrap();
-    let stop = worker.shutdown_handle();
-    let run = tokio::spawn(worker.run());
+    );
     let key = format!("arq:in-progress:{}", job.id());
     let mut seen = None;
     for _ in 0..100 {
@@ -654,13 +645,7 @@ async fn redis_errors_during_a_job_do_not_stop_the_worker() {
     let pool = redis.pool().await;
     let raw = redis.raw().await;
     let first = sleep_ms::enqueue(&pool, 300).await.unwrap();
-    let worker = Worker::new(
-        pool.clone(),
-        fast_settings().functions([sleep_ms::FUNCTION]),
-    )
-    .unwrap();
-    let stop = worker.shutdown_handle();
-    let run = tokio::spawn(worker.run());
+    let (stop, run) = spawn_worker(&pool, fast_settings().functions([sleep_ms::FUNCTION]));
     while first.status().await.unwrap() != JobStatus::InProgress {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -700,15 +685,7 @@ async fn scripts_are_reloaded_after_script_flush() {
 async fn one_workers_shutdown_keeps_the_others_health_record() {
     let redis = TestRedis::start();
     let pool = redis.pool().await;
-    let start = || {
-        let w = Worker::new(
-            pool.clone(),
-            fast_settings().functions([sleep_ms::FUNCTION]),
-        )
-        .unwrap();
-        let stop = w.shutdown_handle();
-        (stop, tokio::spawn(w.run()))
-    };
+    let start = || spawn_worker(&pool, fast_settings().functions([sleep_ms::FUNCTION]));
     let (stop_a, run_a) = start();
     let (stop_b, run_b) = start();
     let mut records = Vec::new();

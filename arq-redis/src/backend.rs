@@ -75,6 +75,18 @@ fn string_of(v: RValue) -> Option<String> {
     }
 }
 
+/// A script argument that may be absent: the bytes, or `''`.
+fn optional_bytes(b: Option<&[u8]>) -> RValue {
+    b.map_or_else(|| "".into(), |b| RValue::Bytes(Bytes::copy_from_slice(b)))
+}
+
+/// A TTL argument that may be absent (`''`: no TTL); at least 1 ms, never `PX 0`.
+fn optional_ms(ms: Option<i64>) -> RValue {
+    ms.map(|ms| ms.max(1).to_string())
+        .unwrap_or_default()
+        .into()
+}
+
 fn array(v: RValue, what: &str) -> Result<Vec<RValue>> {
     match v {
         RValue::Array(items) => Ok(items),
@@ -255,18 +267,9 @@ impl Backend for RedisBackend {
             let args: Vec<RValue> = vec![
                 id.as_str().into(),
                 req.token.as_str().into(),
-                match &req.result {
-                    Some(b) => RValue::Bytes(Bytes::copy_from_slice(b)),
-                    None => "".into(),
-                },
-                req.keep_result_ms
-                    .map(|ms| ms.max(1).to_string())
-                    .unwrap_or_default()
-                    .into(),
-                req.keep_in_progress_ms
-                    .map(|ms| ms.max(1).to_string())
-                    .unwrap_or_default()
-                    .into(),
+                optional_bytes(req.result.as_deref()),
+                optional_ms(req.keep_result_ms),
+                optional_ms(req.keep_in_progress_ms),
             ];
             let n: i64 = self.eval(&scripts().finish, keys, args).await?;
             Ok(n == 1)
@@ -317,14 +320,8 @@ impl Backend for RedisBackend {
             ];
             let args: Vec<RValue> = vec![
                 id.as_str().into(),
-                match &req.result {
-                    Some(b) => RValue::Bytes(Bytes::copy_from_slice(b)),
-                    None => "".into(),
-                },
-                req.keep_result_ms
-                    .map(|ms| ms.max(1).to_string())
-                    .unwrap_or_default()
-                    .into(),
+                optional_bytes(req.result.as_deref()),
+                optional_ms(req.keep_result_ms),
             ];
             let reply: RValue = self.eval(&scripts().abort, keys, args).await?;
             match string_of(reply).as_deref() {
