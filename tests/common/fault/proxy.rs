@@ -1,0 +1,289 @@
+//! An in-repo TCP proxy on 127.0.0.1 for network faults between a worker and Redis, with
+//! modes switched while it runs:
+//!
+//! - `Pass`: forward both ways.
+//! - `Latency(ms)`: forward each chunk after a delay.
+//! - `Blackhole`: accept and read, but never forward and never close (a half-open peer).
+//! - `Reset`: close every connection abruptly (RST, `SO_LINGER 0`), new ones at once.
+//! - `DropReplyAfter(n)`: forward requests and the next `n` whole replies, then swallow a
+//!   reply and reset that connection (the command ran, the client never learns it); then
+//!   back to `Pass`.
+//!
+//! The proxy runs on its own thread and runtime, so it keeps working whatever the test's
+//! runtime does; dropping it closes everything.
+
+use super::resp::ReplyCounter;
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Pass,
+    Latency(u64),
+    Blackhole,
+    Reset,
+    DropReplyAfter(usize),
+}
+
+struct Shared {
+    mode: watch::Sender<(Mode, u64)>,
+    upstream: AtomicU16,
+    /// Replies still to forward in `DropReplyAfter` mode (shared by all connections).
+    replies_left: Mutex<Option<usize>>,
+    accepted: AtomicU64,
+    dropped_replies: AtomicU64,
+    stop: AtomicBool,
+}
+
+/// A running proxy: clients connect to `port`, it connects to the upstream port.
+pub struct Proxy {
+    pub port: u16,
+    shared: Arc<Shared>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Proxy {
+    /// Starts a proxy in `Pass` mode to `127.0.0.1:<upstream>`.
+    pub fn start(upstream: u16) -> Proxy {
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("proxy bind");
+        std_listener.set_nonblocking(true).unwrap();
+        let port = std_listener.local_addr().unwrap().port();
+        let (mode, _) = watch::channel((Mode::Pass, 0));
+        let shared = Arc::new(Shared {
+            mode,
+            upstream: AtomicU16::new(upstream),
+            replies_left: Mutex::new(None),
+            accepted: AtomicU64::new(0),
+            dropped_replies: AtomicU64::new(0),
+            stop: AtomicBool::new(false),
+        });
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let s = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("fault-proxy-{port}"))
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async move {
+                    let listener = TcpListener::from_std(std_listener).unwrap();
+                    tokio::select! {
+                        _ = accept_loop(listener, s) => {}
+                        _ = rx => {}
+                    }
+                });
+                rt.shutdown_timeout(Duration::from_millis(100));
+            })
+            .unwrap();
+        Proxy {
+            port,
+            shared,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// `redis://127.0.0.1:<proxy port>`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Switches the mode for every connection, open or new.
+    pub fn set(&self, mode: Mode) {
+        *self.shared.replies_left.lock().unwrap() = match mode {
+            Mode::DropReplyAfter(n) => Some(n),
+            _ => None,
+        };
+        self.shared.mode.send_modify(|(m, gen)| {
+            *m = mode;
+            *gen += 1;
+        });
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.shared.mode.borrow().0
+    }
+
+    /// Resets every open connection (RST) and stays in (or returns to) `Pass` for new ones.
+    pub fn reset_connections(&self) {
+        self.set(Mode::Reset);
+        std::thread::sleep(Duration::from_millis(30));
+        self.set(Mode::Pass);
+    }
+
+    /// Points new connections at another upstream port (open ones are reset).
+    pub fn set_upstream(&self, port: u16) {
+        self.shared.upstream.store(port, Ordering::SeqCst);
+        self.reset_connections();
+    }
+
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> u64 {
+        self.shared.accepted.load(Ordering::SeqCst)
+    }
+
+    /// Replies swallowed in `DropReplyAfter` mode so far.
+    pub fn dropped_replies(&self) -> u64 {
+        self.shared.dropped_replies.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    loop {
+        let Ok((client, _)) = listener.accept().await else {
+            continue;
+        };
+        shared.accepted.fetch_add(1, Ordering::SeqCst);
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let _ = handle(client, shared).await;
+        });
+    }
+}
+
+fn rst(s: &TcpStream) {
+    let _ = s.set_zero_linger();
+}
+
+async fn handle(client: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> {
+    let mut mode_rx = shared.mode.subscribe();
+    let (mode, _) = *mode_rx.borrow_and_update();
+    if mode == Mode::Reset {
+        rst(&client);
+        return Ok(());
+    }
+    let upstream = shared.upstream.load(Ordering::SeqCst);
+    let server = match TcpStream::connect(("127.0.0.1", upstream)).await {
+        Ok(s) => s,
+        Err(_) => {
+            // Upstream down: the client sees its connection refused-like reset.
+            rst(&client);
+            return Ok(());
+        }
+    };
+    client.set_nodelay(true).ok();
+    server.set_nodelay(true).ok();
+    let (mut cr, mut cw) = client.into_split();
+    let (mut sr, mut sw) = server.into_split();
+    let mut cbuf = vec![0u8; 64 * 1024];
+    let mut sbuf = vec![0u8; 64 * 1024];
+    let mut counter = ReplyCounter::default();
+    let mut client_open = true;
+    let mut server_open = true;
+    loop {
+        let (mode, _) = *mode_rx.borrow();
+        if !server_open && mode != Mode::Blackhole {
+            let client = cr.reunite(cw).expect("halves of one stream");
+            rst(&client);
+            return Ok(());
+        }
+        tokio::select! {
+            changed = mode_rx.changed() => {
+                if changed.is_err() || shared.stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                if mode_rx.borrow().0 == Mode::Reset {
+                    let client = cr.reunite(cw).expect("halves of one stream");
+                    rst(&client);
+                    let server = sr.reunite(sw).expect("halves of one stream");
+                    rst(&server);
+                    return Ok(());
+                }
+            }
+            n = cr.read(&mut cbuf), if client_open => {
+                let n = n.unwrap_or(0);
+                if n == 0 {
+                    if mode == Mode::Blackhole {
+                        // A half-open peer never closes its side either.
+                        client_open = false;
+                        continue;
+                    }
+                    let _ = sw.shutdown().await;
+                    break;
+                }
+                match mode {
+                    Mode::Blackhole => {}
+                    Mode::Latency(ms) => {
+                        tokio::time::sleep(Duration::from_millis(ms)).await;
+                        if mode_rx.borrow().0 != Mode::Reset {
+                            sw.write_all(&cbuf[..n]).await?;
+                        }
+                    }
+                    _ => sw.write_all(&cbuf[..n]).await?,
+                }
+            }
+            n = sr.read(&mut sbuf), if server_open => {
+                let n = n.unwrap_or(0);
+                if n == 0 {
+                    if mode == Mode::Blackhole {
+                        // Keep the client hanging on a dead upstream.
+                        server_open = false;
+                        continue;
+                    }
+                    let client = cr.reunite(cw).expect("halves of one stream");
+                    rst(&client);
+                    return Ok(());
+                }
+                match mode {
+                    Mode::Blackhole => {}
+                    Mode::Latency(ms) => {
+                        tokio::time::sleep(Duration::from_millis(ms)).await;
+                        cw.write_all(&sbuf[..n]).await?;
+                    }
+                    Mode::DropReplyAfter(_) => {
+                        let ends = counter.feed(&sbuf[..n]);
+                        let mut left = shared.replies_left.lock().unwrap().unwrap_or(0);
+                        let forward_to = if ends.len() <= left {
+                            left -= ends.len();
+                            *shared.replies_left.lock().unwrap() = Some(left);
+                            None
+                        } else {
+                            Some(if left == 0 { 0 } else { ends[left - 1] })
+                        };
+                        match forward_to {
+                            None => cw.write_all(&sbuf[..n]).await?,
+                            Some(upto) => {
+                                if upto > 0 {
+                                    cw.write_all(&sbuf[..upto]).await?;
+                                }
+                                shared.dropped_replies.fetch_add(1, Ordering::SeqCst);
+                                // Back to pass for everyone, then cut this connection.
+                                *shared.replies_left.lock().unwrap() = None;
+                                shared.mode.send_modify(|(m, gen)| {
+                                    *m = Mode::Pass;
+                                    *gen += 1;
+                                });
+                                let client = cr.reunite(cw).expect("halves of one stream");
+                                rst(&client);
+                                let server = sr.reunite(sw).expect("halves of one stream");
+                                rst(&server);
+                                return Ok(());
+                            }
+                        }
+                    }
+                    _ => cw.write_all(&sbuf[..n]).await?,
+                }
+            }
+        }
+    }
+    Ok(())
+}
