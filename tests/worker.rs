@@ -253,7 +253,7 @@ async fn per_job_and_worker_timeouts() {
         started.elapsed() < Duration::from_millis(1_900),
         "timeouts did not cut jobs short"
     );
-    for (job, limit) in [(own, "200ms"), (global, "300ms")] {
+    for (job, limit) in [(own, "timed out after 0.2s"), (global, "timed out after 0.3s")] {
         let err = job.result(Duration::from_secs(1)).await.unwrap_err();
         let f = err.job_failure().expect("failure");
         assert!(f.is_timeout(), "{f}");
@@ -585,7 +585,7 @@ async fn shutdown_cancels_running_jobs_back_to_the_queue() {
     let redis = TestRedis::start();
     let pool = redis.pool().await;
     let raw = redis.raw().await;
-    let job = sleep_ms::enqueue(&pool, 10_000).await.unwrap();
+    let job = sleep_ms::enqueue(&pool, 1_500).await.unwrap();
     let (stop, run) = spawn_worker(&pool, fast_settings().functions([sleep_ms::FUNCTION]));
     for _ in 0..200 {
         if job.status().await.unwrap() == JobStatus::InProgress {
@@ -606,35 +606,54 @@ async fn shutdown_cancels_running_jobs_back_to_the_queue() {
         .unwrap();
     assert_eq!(ip, 0);
     assert!(job.info().await.unwrap().is_some());
+    // The shutdown gave the try back: the next run is try 1 again, not a recovery.
+    let tries: String = raw.get(format!("arq:retry:{}", job.id())).await.unwrap();
+    assert_eq!(tries, "0", "a shutdown release must not spend a try");
+    burst(&pool, fast_settings().functions([sleep_ms::FUNCTION])).await;
+    let info = job.result_info().await.unwrap().expect("a result");
+    assert_eq!(info.job.job_try, Some(1));
 }
 
 #[tokio::test]
-async fn in_progress_lease_is_sized_from_the_jobs_own_timeout() {
+async fn the_lease_is_short_and_the_heartbeat_renews_it_for_long_jobs() {
     let redis = TestRedis::start();
     let pool = redis.pool().await;
     let raw = redis.raw().await;
-    let job = slow_with_own_timeout::enqueue(&pool, 150).await.unwrap();
+    // The job runs 4 leases long; the lease must never lapse meanwhile.
+    let job = sleep_ms::enqueue(&pool, 1_600).await.unwrap();
     let (stop, run) = spawn_worker(
         &pool,
         fast_settings()
-            .functions([slow_with_own_timeout::FUNCTION, sleep_ms::FUNCTION])
+            .functions([sleep_ms::FUNCTION])
+            .lease(Duration::from_millis(400))
             .job_timeout(Duration::from_secs(600)),
     );
     let key = format!("arq:in-progress:{}", job.id());
-    let mut seen = None;
-    for _ in 0..100 {
+    let mut tokens = std::collections::HashSet::new();
+    let mut samples = 0;
+    let mut max_ttl = 0;
+    loop {
         let token: Option<String> = raw.get(&key).await.unwrap();
         let ttl: i64 = raw.pttl(&key).await.unwrap();
-        if let Some(token) = token.filter(|_| ttl > 0 && ttl < 60_000) {
-            seen = Some((token, ttl));
-            break;
+        match token {
+            Some(t) => {
+                assert!(ttl > 0, "the lease lapsed while the job ran (pttl {ttl})");
+                max_ttl = max_ttl.max(ttl);
+                tokens.insert(t);
+                samples += 1;
+            }
+            None if samples > 0 => break,
+            None => {}
         }
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let (token, ttl) = seen.expect("lease shrunk to the job's timeout + 10s");
-    assert!(ttl <= 10_200, "ttl {ttl}");
-    assert_ne!(token, "1", "the lease holds a fencing token");
-    job.result(Duration::from_secs(5)).await.unwrap();
+    assert!(samples > 40, "only {samples} samples while the job ran");
+    assert!(max_ttl <= 400, "the lease is the configured 400ms, not the timeout: {max_ttl}");
+    assert_eq!(tokens.len(), 1, "one holder, one fencing token: {tokens:?}");
+    assert!(!tokens.contains("1"), "the lease holds a fencing token");
+    let done: u64 = job.result(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(done, 1_600);
+    assert_eq!(job.result_info().await.unwrap().unwrap().job.job_try, Some(1));
     stop.shutdown();
     run.await.unwrap().unwrap();
 }

@@ -119,6 +119,10 @@ pub struct ClaimedJob {
     /// The worker ignores a marker much older than the job's enqueue time: it was meant for an
     /// earlier job with the same id.
     pub abort_marker_ms: Option<i64>,
+    /// The previous attempt ended without an outcome and without handing the job back: its
+    /// worker died or lost the lease (this claim is a recovery). Jobs retried by a Python arq
+    /// worker also read as recovered, since Python leaves no marker.
+    pub recovered: bool,
 }
 
 /// How to abort a job.
@@ -146,6 +150,31 @@ pub enum AbortOutcome {
     /// No such job.
     NotFound,
 }
+
+/// One heartbeat of a worker: renew the leases it holds and check that the dataset it
+/// started on is still there.
+#[derive(Debug, Clone)]
+pub struct Heartbeat {
+    /// The leases to renew.
+    pub leases: Vec<Lease>,
+    /// The dataset generation this worker saw before (`None` on its first heartbeat).
+    pub generation: Option<String>,
+}
+
+/// What a heartbeat found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeartbeatReply {
+    /// For each lease of the request, in order: whether it was renewed (the token still
+    /// matched). `false` means the job is no longer this worker's.
+    pub renewed: Vec<bool>,
+    /// The dataset generation now (created when missing). A value different from the one
+    /// sent means the dataset was reset (a restart without persistence, FLUSHALL).
+    pub generation: String,
+}
+
+/// How many shutdown releases of one job give its try back; later ones count (so a job that
+/// somehow brings every worker down at shutdown still runs out of tries).
+pub const FREE_RELEASES: u32 = 3;
 
 /// A lease to set on a job the caller holds, fenced by its token.
 #[derive(Debug, Clone)]
@@ -215,9 +244,22 @@ pub trait Backend: Send + Sync + 'static {
     /// reads the job record), in one step.
     fn claim<'a>(&'a self, req: &'a ClaimRequest) -> BoxFuture<'a, Result<Vec<ClaimedJob>>>;
 
-    /// Sets the in-progress lease of held jobs; a job whose token no longer matches is skipped.
-    /// Returns how many leases were set.
-    fn set_leases<'a>(&'a self, leases: &'a [Lease]) -> BoxFuture<'a, Result<usize>>;
+    /// Renews the in-progress leases of held jobs (a job whose token no longer matches is
+    /// skipped) and reads the dataset generation, in one step.
+    fn heartbeat<'a>(&'a self, hb: &'a Heartbeat) -> BoxFuture<'a, Result<HeartbeatReply>>;
+
+    /// A backend on a connection of its own, driven by the runtime that polls the returned
+    /// future: the worker's heartbeat runs on its own thread and runtime, so jobs that block
+    /// the main runtime can't starve lease renewals. The default shares `self`.
+    fn standalone(&self) -> BoxFuture<'_, Result<std::sync::Arc<dyn Backend>>> {
+        Box::pin(async { Err(crate::Error::Config("no standalone connection".into())) })
+    }
+
+    /// Warnings about the server's configuration for a job queue (eviction policy,
+    /// persistence), logged at worker start. The default has none.
+    fn config_warnings(&self) -> BoxFuture<'_, Result<Vec<String>>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
 
     /// Overwrites a job's try counter (Python arq does this when the record's `t` is ahead).
     fn set_job_try<'a>(&'a self, job_id: &'a str, job_try: i64) -> BoxFuture<'a, Result<()>>;
@@ -229,7 +271,8 @@ pub trait Backend: Send + Sync + 'static {
     /// Reschedules a held job and drops its lease. Returns `false` when the token is stale.
     fn retry<'a>(&'a self, req: &'a RetryRequest) -> BoxFuture<'a, Result<bool>>;
 
-    /// Drops the lease of a held job without touching its queue entry (shutdown).
+    /// Drops the lease of a held job without touching its queue entry (shutdown), handing
+    /// back the try the claim counted, up to [`FREE_RELEASES`] times per job.
     fn release<'a>(&'a self, job_id: &'a str, token: &'a str) -> BoxFuture<'a, Result<bool>>;
 
     /// Aborts a job: removes it if it has not started, or asks its worker to cancel it.
@@ -346,7 +389,7 @@ impl Backend for Unconnected {
     fn claim<'a>(&'a self, _: &'a ClaimRequest) -> BoxFuture<'a, Result<Vec<ClaimedJob>>> {
         unconnected()
     }
-    fn set_leases<'a>(&'a self, _: &'a [Lease]) -> BoxFuture<'a, Result<usize>> {
+    fn heartbeat<'a>(&'a self, _: &'a Heartbeat) -> BoxFuture<'a, Result<HeartbeatReply>> {
         unconnected()
     }
     fn set_job_try<'a>(&'a self, _: &'a str, _: i64) -> BoxFuture<'a, Result<()>> {

@@ -67,6 +67,10 @@ impl Pool {
         &*self.backend
     }
 
+    pub(crate) fn backend_arc(&self) -> Arc<dyn Backend> {
+        self.backend.clone()
+    }
+
     /// The codec.
     pub fn codec(&self) -> &dyn Codec {
         &*self.codec
@@ -427,6 +431,7 @@ impl<'p, T> Enqueue<'p, T> {
             expires_ms,
             replace_result: self.replace_result,
         };
+        crate::failpoint::hit("enqueue_before_send");
         if self.pool.backend.enqueue(&req).await? {
             Ok(Job::new(self.pool.clone(), req.job_id, req.queue))
         } else {

@@ -63,6 +63,11 @@ pub enum Error {
         /// The queue that was checked.
         queue: String,
     },
+    /// A write was sent but its reply was lost (timeout, dropped connection): it may or may not
+    /// have been applied. Repeating it is safe for an enqueue with the same job id: if the first
+    /// one landed, the repeat is refused as a duplicate.
+    #[error("{0}")]
+    OutcomeUnknown(String),
     /// An argument given to an arq call was invalid.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

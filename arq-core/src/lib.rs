@@ -13,6 +13,7 @@ mod codec;
 pub mod cron;
 mod ctx;
 mod error;
+mod failpoint;
 mod function;
 mod time;
 mod value;

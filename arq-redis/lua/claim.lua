@@ -6,7 +6,9 @@
 -- ARGV[5] '1' to consume abort markers (their time is returned; markers older than a day are
 -- pruned), ARGV[6] job key prefix,
 -- ARGV[7] in-progress key prefix, ARGV[8] retry key prefix
--- returns {{id, score, payload|nil, try, token, abort marker ms or 0}, ...}
+-- A try after the first is a recovery unless the last attempt handed the job back (retry or
+-- shutdown leave the marker `<retry key>:clean`).
+-- returns {{id, score, payload|nil, try, token, abort marker ms or 0, recovered 0|1}, ...}
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local limit = tonumber(ARGV[1])
@@ -26,6 +28,10 @@ for i = 1, #due, 2 do
     local retry_key = ARGV[8] .. id
     local try = redis.call('INCR', retry_key)
     redis.call('EXPIRE', retry_key, 88400)
+    local recovered = 0
+    if try > 1 and redis.call('DEL', retry_key .. ':clean') == 0 then
+      recovered = 1
+    end
     local token = ARGV[3] .. ':' .. try .. ':' .. string.format('%d', now)
     redis.call('SET', ip, token, 'PX', ARGV[4])
     local payload = redis.call('GET', ARGV[6] .. id)
@@ -37,7 +43,7 @@ for i = 1, #due, 2 do
         aborted = tonumber(marker)
       end
     end
-    out[#out + 1] = {id, due[i + 1], payload, try, token, aborted}
+    out[#out + 1] = {id, due[i + 1], payload, try, token, aborted, recovered}
   end
 end
 return out

@@ -1,7 +1,8 @@
 -- retry: put a held job back for another try (Python arq's ZINCRBY + DEL in-progress).
 -- The new score is Redis's now + defer; defer 0 leaves the score (runs at the next poll).
 -- ZADD XX never brings back a job that was deleted meanwhile.
--- KEYS[1] in-progress, KEYS[2] queue, KEYS[3] job
+-- KEYS[1] in-progress, KEYS[2] queue, KEYS[3] job, KEYS[4] handed-back marker (so the next
+-- claim is not taken for a recovery from a dead worker)
 -- ARGV[1] job id, ARGV[2] token, ARGV[3] defer ms
 -- returns 1 when done, 0 when fenced out
 local cur = redis.call('GET', KEYS[1])
@@ -17,4 +18,5 @@ if defer > 0 then
   redis.call('ZADD', KEYS[2], 'XX', string.format('%d', now + defer), ARGV[1])
 end
 redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[4], '1', 'EX', 88400)
 return 1

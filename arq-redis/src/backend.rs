@@ -5,9 +5,10 @@ use crate::scripts::scripts;
 use crate::settings::{connect, RedisSettings};
 use arq_core::backend::{
     AbortOutcome, AbortRequest, Backend, BoxFuture, ClaimRequest, ClaimedJob, Defer,
-    EnqueueRequest, FinishRequest, Lease, QueueEntry, QueuePage, QueueStats, RawStatus, ResultScan,
+    EnqueueRequest, FinishRequest, Heartbeat, HeartbeatReply, QueueEntry, QueuePage, QueueStats, RawStatus, ResultScan,
     RetryRequest,
 };
+use arq_core::backend::FREE_RELEASES;
 use arq_core::backend::{CronEnqueueReply, CronEnqueueRequest, CronTickOutcome};
 use arq_core::{Error, Result};
 use bytes::Bytes;
@@ -20,6 +21,8 @@ use fred::types::{MultipleKeys, MultipleValues, Value as RValue};
 pub struct RedisBackend {
     pool: fred::clients::Pool,
     keys: KeyLayout,
+    /// How it connected, for [`Backend::standalone`] (`None` when built from a pool).
+    settings: Option<std::sync::Arc<RedisSettings>>,
 }
 
 impl std::fmt::Debug for RedisBackend {
@@ -32,6 +35,15 @@ impl std::fmt::Debug for RedisBackend {
 
 fn err(e: fred::error::Error) -> Error {
     Error::backend(e)
+}
+
+/// Whether a failed write may have reached the server anyway (its reply was lost).
+fn maybe_applied(e: &fred::error::Error) -> bool {
+    use fred::error::ErrorKind;
+    matches!(
+        e.kind(),
+        ErrorKind::IO | ErrorKind::Timeout | ErrorKind::Canceled | ErrorKind::Unknown
+    )
 }
 
 fn protocol(msg: impl Into<String>) -> Error {
@@ -98,17 +110,22 @@ fn array(v: RValue, what: &str) -> Result<Vec<RValue>> {
 }
 
 impl RedisBackend {
-    /// Connects with the given settings and Python arq's key layout.
+    /// Connects with the given settings and their key layout ([`RedisSettings::key_layout`]).
     pub async fn connect(settings: &RedisSettings) -> Result<Self> {
         Ok(RedisBackend {
             pool: connect(settings).await?,
-            keys: KeyLayout::arq(),
+            keys: settings.key_layout()?,
+            settings: Some(std::sync::Arc::new(settings.clone())),
         })
     }
 
     /// Wraps an existing fred pool.
     pub fn from_pool(pool: fred::clients::Pool, keys: KeyLayout) -> Self {
-        RedisBackend { pool, keys }
+        RedisBackend {
+            pool,
+            keys,
+            settings: None,
+        }
     }
 
     /// The key layout.
@@ -131,10 +148,22 @@ impl RedisBackend {
         A: TryInto<MultipleValues> + Send,
         A::Error: Into<fred::error::Error> + Send,
     {
-        script
-            .evalsha_with_reload(self.pool.next(), keys, args)
-            .await
-            .map_err(err)
+        self.eval_raw(script, keys, args).await.map_err(err)
+    }
+
+    async fn eval_raw<R, K, A>(
+        &self,
+        script: &Script,
+        keys: K,
+        args: A,
+    ) -> std::result::Result<R, fred::error::Error>
+    where
+        R: FromValue,
+        K: Into<MultipleKeys> + Send,
+        A: TryInto<MultipleValues> + Send,
+        A::Error: Into<fred::error::Error> + Send,
+    {
+        script.evalsha_with_reload(self.pool.next(), keys, args).await
     }
 }
 
@@ -164,10 +193,28 @@ impl Backend for RedisBackend {
                     .into(),
                 if req.replace_result { "1" } else { "0" }.into(),
             ];
-            let reply: RValue = self.eval(&scripts().enqueue, keys, args).await?;
+            let reply: RValue = self
+                .eval_raw(&scripts().enqueue, keys, args)
+                .await
+                .map_err(|e| {
+                    if maybe_applied(&e) {
+                        Error::OutcomeUnknown(format!(
+                            "enqueue of job {} may or may not have been applied ({e}); \
+                             enqueueing it again with the same id is safe: a repeat of a job \
+                             that landed is refused as a duplicate",
+                            req.job_id
+                        ))
+                    } else {
+                        err(e)
+                    }
+                })?;
             let reply = array(reply, "enqueue")?;
             match reply.first().and_then(int_of) {
                 Some(1) => Ok(true),
+                Some(2) => {
+                    tracing::debug!(job_id = %req.job_id, "enqueue replayed after a lost reply");
+                    Ok(true)
+                }
                 Some(0) => Ok(false),
                 Some(-1) => Err(Error::InvalidArgument(format!(
                     "job {:?} would expire before it could run (defer_until is more than a \
@@ -204,6 +251,9 @@ impl Backend for RedisBackend {
                 else {
                     return Err(protocol("claim: short item"));
                 };
+                let Some(recovered) = f.next() else {
+                    return Err(protocol("claim: short item"));
+                };
                 jobs.push(ClaimedJob {
                     job_id: string_of(id).ok_or_else(|| protocol("claim: job id"))?,
                     score: score_of(&score)
@@ -213,28 +263,96 @@ impl Backend for RedisBackend {
                     job_try: int_of(&tries).ok_or_else(|| protocol("claim: try"))?,
                     token: string_of(token).ok_or_else(|| protocol("claim: token"))?,
                     abort_marker_ms: int_of(&ab).filter(|ms| *ms > 0),
+                    recovered: int_of(&recovered) == Some(1),
                 });
             }
             Ok(jobs)
         })
     }
 
-    fn set_leases<'a>(&'a self, leases: &'a [Lease]) -> BoxFuture<'a, Result<usize>> {
+    fn heartbeat<'a>(&'a self, hb: &'a Heartbeat) -> BoxFuture<'a, Result<HeartbeatReply>> {
         Box::pin(async move {
-            if leases.is_empty() {
-                return Ok(0);
-            }
-            let mut args: Vec<RValue> = Vec::with_capacity(1 + leases.len() * 3);
-            args.push(self.keys.in_progress_prefix().into());
-            for l in leases {
-                args.push(l.job_id.as_str().into());
+            let mut keys = Vec::with_capacity(1 + hb.leases.len());
+            keys.push(self.keys.generation());
+            let mut args: Vec<RValue> = Vec::with_capacity(1 + hb.leases.len() * 2);
+            args.push(uuid::Uuid::new_v4().simple().to_string().into());
+            args.push(hb.generation.as_deref().unwrap_or("").into());
+            for l in &hb.leases {
+                keys.push(self.keys.in_progress(&l.job_id));
                 args.push(l.token.as_str().into());
-                args.push(l.ms.into());
+                args.push(l.ms.max(1).into());
             }
-            let n: i64 = self
-                .eval(&scripts().set_leases, Vec::<String>::new(), args)
-                .await?;
-            Ok(n as usize)
+            let reply: RValue = self.eval(&scripts().heartbeat, keys, args).await?;
+            let mut items = array(reply, "heartbeat")?.into_iter();
+            let generation = items
+                .next()
+                .and_then(string_of)
+                .ok_or_else(|| protocol("heartbeat: generation"))?;
+            let renewed = items.map(|v| int_of(&v) == Some(1)).collect::<Vec<_>>();
+            if renewed.len() != hb.leases.len() {
+                return Err(protocol("heartbeat: lease count"));
+            }
+            Ok(HeartbeatReply {
+                renewed,
+                generation,
+            })
+        })
+    }
+
+    fn standalone(&self) -> BoxFuture<'_, Result<std::sync::Arc<dyn Backend>>> {
+        Box::pin(async move {
+            let Some(settings) = &self.settings else {
+                return Err(Error::Config(
+                    "this backend was built from a pool; it cannot open a connection of its own"
+                        .into(),
+                ));
+            };
+            let mut settings = (**settings).clone();
+            settings.pool_size = 1;
+            let backend = RedisBackend {
+                pool: connect(&settings).await?,
+                keys: self.keys.clone(),
+                settings: None,
+            };
+            Ok(std::sync::Arc::new(backend) as std::sync::Arc<dyn Backend>)
+        })
+    }
+
+    fn config_warnings(&self) -> BoxFuture<'_, Result<Vec<String>>> {
+        Box::pin(async move {
+            let info: String = self.pool.info(None).await.map_err(err)?;
+            let field = |name: &str| {
+                info.lines()
+                    .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+                    .map(|v| v.trim().to_owned())
+            };
+            let mut warnings = Vec::new();
+            if let Some(policy) = field("maxmemory_policy") {
+                if policy != "noeviction" {
+                    warnings.push(format!(
+                        "maxmemory-policy is {policy}; jobs can be evicted when redis is full \
+                         (set maxmemory-policy noeviction)"
+                    ));
+                }
+            }
+            let aof = field("aof_enabled").as_deref() == Some("1");
+            // RDB snapshots are on when `save` has rules; INFO does not say, CONFIG GET does
+            // (a user without CONFIG rights just skips this check).
+            let save: Option<Vec<String>> = self
+                .pool
+                .next()
+                .custom(fred::cmd!("CONFIG"), vec!["GET", "save"])
+                .await
+                .ok();
+            let rdb = save.and_then(|v| v.get(1).map(|rules| !rules.trim().is_empty()));
+            if !aof && rdb == Some(false) {
+                warnings.push(
+                    "persistence is off (no AOF, no RDB snapshots): a redis restart loses every \
+                     queued job and result"
+                        .to_owned(),
+                );
+            }
+            Ok(warnings)
         })
     }
 
@@ -283,6 +401,7 @@ impl Backend for RedisBackend {
                 self.keys.in_progress(id),
                 self.keys.queue(&req.queue).to_owned(),
                 self.keys.job(id),
+                self.keys.handed_back(id),
             ];
             let args: Vec<RValue> = vec![
                 id.as_str().into(),
@@ -296,14 +415,21 @@ impl Backend for RedisBackend {
 
     fn release<'a>(&'a self, job_id: &'a str, token: &'a str) -> BoxFuture<'a, Result<bool>> {
         Box::pin(async move {
-            let n: i64 = self
-                .eval(
-                    &scripts().release,
-                    vec![self.keys.in_progress(job_id)],
-                    vec![token],
-                )
-                .await?;
-            Ok(n == 1)
+            let keys = vec![
+                self.keys.in_progress(job_id),
+                self.keys.retry(job_id),
+                self.keys.handed_back(job_id),
+                self.keys.releases(job_id),
+            ];
+            let args: Vec<RValue> = vec![token.into(), i64::from(FREE_RELEASES).into()];
+            let n: i64 = self.eval(&scripts().release, keys, args).await?;
+            if n == 2 {
+                tracing::warn!(
+                    job_id,
+                    "job released by more than {FREE_RELEASES} shutdowns; this try counts"
+                );
+            }
+            Ok(n > 0)
         })
     }
 
@@ -439,7 +565,15 @@ impl Backend for RedisBackend {
                     .next()
                     .custom(
                         fred::cmd!("SCAN"),
-                        vec![cursor.as_str(), "COUNT", "1000", "TYPE", "zset"],
+                        vec![
+                            cursor.as_str(),
+                            "MATCH",
+                            self.keys.queue_scan_pattern(),
+                            "COUNT",
+                            "1000",
+                            "TYPE",
+                            "zset",
+                        ],
                     )
                     .await
                     .map_err(err)?;

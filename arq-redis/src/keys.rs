@@ -1,12 +1,30 @@
-//! Where each record lives: Python arq's default key layout, in one type.
+//! Where each record lives: Python arq's default key layout, or the same layout under a tenant
+//! prefix, in one type.
 //!
 //! Every key this backend touches is built here, so a hash-tagged layout for Redis Cluster
 //! (every key of a queue in one slot) can be added as another constructor without touching
 //! the scripts, which receive keys and prefixes from this type.
 
+use arq_core::{Error, Result};
+
 /// Key names and prefixes.
+///
+/// The default ([`KeyLayout::arq`]) is Python arq's, so Python and Rust clients and workers
+/// can share a queue. [`KeyLayout::prefixed`] puts every job, result, retry, lease, abort and
+/// cron key under `<prefix>:arq:`, so each tenant's keys can be confined with ACL key patterns
+/// such as `~t1:arq:*` (see `docs/acl.md`). Queue names stay the caller's choice: under a prefix,
+/// name queues `<prefix>:arq:<name>` (the pool's default queue is `<prefix>:arq:queue`) so
+/// that the same patterns cover them and their health-check keys.
+///
+/// ```
+/// let k = arq_redis::KeyLayout::prefixed("t1").unwrap();
+/// assert_eq!(k.job("42"), "t1:arq:job:42");
+/// assert_eq!(k.default_queue(), "t1:arq:queue");
+/// assert_eq!(arq_redis::KeyLayout::arq().job("42"), "arq:job:42");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyLayout {
+    prefix: Option<String>,
     job: String,
     in_progress: String,
     result: String,
@@ -14,6 +32,9 @@ pub struct KeyLayout {
     abort: String,
     health_suffix: String,
     cron_tick: String,
+    generation: String,
+    default_queue: String,
+    queue_pattern: String,
 }
 
 impl Default for KeyLayout {
@@ -24,17 +45,43 @@ impl Default for KeyLayout {
 
 impl KeyLayout {
     /// Python arq's layout: `arq:job:<id>`, `arq:in-progress:<id>`, `arq:result:<id>`,
-    /// `arq:retry:<id>`, `arq:abort`, `<queue>:health-check`.
+    /// `arq:retry:<id>`, `arq:abort`, `arq:cron-tick:<id>`, `<queue>:health-check`.
     pub fn arq() -> Self {
+        Self::under(None, "arq")
+    }
+
+    /// The same layout under a tenant prefix: `<prefix>:arq:job:<id>`,
+    /// `<prefix>:arq:in-progress:<id>`, `<prefix>:arq:result:<id>`, `<prefix>:arq:retry:<id>`,
+    /// `<prefix>:arq:abort`, `<prefix>:arq:cron-tick:<id>`; the health key stays
+    /// `<queue>:health-check`.
+    ///
+    /// The prefix is refused ([`Error::Config`]) when it is empty, ends with `:`, or holds
+    /// whitespace, control characters or the glob characters `* ? [ ] \`: it becomes part of
+    /// `SCAN MATCH` patterns and of the ACL key patterns that isolate tenants.
+    pub fn prefixed(prefix: &str) -> Result<Self> {
+        validate_prefix(prefix)?;
+        Ok(Self::under(Some(prefix), &format!("{prefix}:arq")))
+    }
+
+    fn under(prefix: Option<&str>, ns: &str) -> Self {
         KeyLayout {
-            job: "arq:job:".into(),
-            in_progress: "arq:in-progress:".into(),
-            result: "arq:result:".into(),
-            retry: "arq:retry:".into(),
-            abort: "arq:abort".into(),
+            prefix: prefix.map(str::to_owned),
+            job: format!("{ns}:job:"),
+            in_progress: format!("{ns}:in-progress:"),
+            result: format!("{ns}:result:"),
+            retry: format!("{ns}:retry:"),
+            abort: format!("{ns}:abort"),
             health_suffix: ":health-check".into(),
-            cron_tick: "arq:cron-tick:".into(),
+            cron_tick: format!("{ns}:cron-tick:"),
+            generation: format!("{ns}:generation"),
+            default_queue: format!("{ns}:queue"),
+            queue_pattern: prefix.map_or_else(|| "*".to_owned(), |p| format!("{p}:*")),
         }
+    }
+
+    /// The tenant prefix, `None` for Python arq's layout.
+    pub fn prefix(&self) -> Option<&str> {
+        self.prefix.as_deref()
     }
 
     /// `arq:job:<id>`
@@ -67,9 +114,36 @@ impl KeyLayout {
         queue
     }
 
+    /// The queue a pool on this layout uses when none is given: Python arq's `arq:queue`, or
+    /// `<prefix>:arq:queue`.
+    pub fn default_queue(&self) -> &str {
+        &self.default_queue
+    }
+
+    /// The `SCAN MATCH` pattern for finding queues: `*` (every sorted set, as Python arq has no
+    /// namespace for queue names), or `<prefix>:*`, so a tenant lists only its own queues.
+    pub fn queue_scan_pattern(&self) -> &str {
+        &self.queue_pattern
+    }
+
+    /// The `SCAN MATCH` pattern for result keys: `arq:result:*`.
+    pub fn result_scan_pattern(&self) -> String {
+        format!("{}*", self.result)
+    }
+
     /// `<queue>:health-check`
     pub fn health_check(&self, queue: &str) -> String {
         format!("{queue}{}", self.health_suffix)
+    }
+
+    /// `<health key>:<worker id>`: one worker's own health record.
+    pub fn worker_health(&self, health_key: &str, worker_id: &str) -> String {
+        format!("{health_key}:{worker_id}")
+    }
+
+    /// `<health key>:workers`: the hash of the workers with a health record.
+    pub fn worker_health_index(&self, health_key: &str) -> String {
+        format!("{health_key}:workers")
     }
 
     pub(crate) fn job_prefix(&self) -> &str {
@@ -84,11 +158,54 @@ impl KeyLayout {
         &self.retry
     }
 
+    /// `arq:retry:<id>:clean`: the marker that the last attempt handed the job back (a retry or
+    /// a shutdown release), so the next claim is not a recovery. `claim.lua` builds the same
+    /// name from the retry key.
+    pub fn handed_back(&self, id: &str) -> String {
+        format!("{}{id}:clean", self.retry)
+    }
+
+    /// `arq:retry:<id>:releases`: how many shutdown releases the job has had.
+    pub fn releases(&self, id: &str) -> String {
+        format!("{}{id}:releases", self.retry)
+    }
+
+    /// `arq:generation`: the dataset generation, created by the first worker heartbeat; when
+    /// it disappears the dataset was reset.
+    pub fn generation(&self) -> String {
+        self.generation.clone()
+    }
+
     /// `arq:cron-tick:<job id>`: the marker that a cron tick (job id `cron:<name>:<ms>`) was
     /// claimed by a worker, kept after its job finished.
     pub fn cron_tick(&self, job_id: &str) -> String {
         format!("{}{job_id}", self.cron_tick)
     }
+}
+
+/// Checks a tenant prefix (see [`KeyLayout::prefixed`]).
+fn validate_prefix(prefix: &str) -> Result<()> {
+    let bad = |why: &str| {
+        Err(Error::Config(format!(
+            "invalid key prefix {prefix:?}: {why} (use e.g. \"tenant1\", which gives keys \
+             like \"tenant1:arq:job:<id>\")"
+        )))
+    };
+    if prefix.is_empty() {
+        return bad("it is empty");
+    }
+    if prefix.ends_with(':') {
+        return bad("it must not end with ':' (the separator is added)");
+    }
+    if let Some(c) = prefix
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control() || "*?[]\\".contains(*c))
+    {
+        return bad(&format!(
+            "{c:?} is not allowed (no whitespace, control or glob characters)"
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -108,5 +225,84 @@ mod tests {
             k.cron_tick("cron:f:1795904914123"),
             "arq:cron-tick:cron:f:1795904914123"
         );
+        assert_eq!(k.default_queue(), "arq:queue");
+        assert_eq!(k.handed_back("abc"), "arq:retry:abc:clean");
+        assert_eq!(k.releases("abc"), "arq:retry:abc:releases");
+        assert_eq!(k.generation(), "arq:generation");
+        assert_eq!(k.prefix(), None);
+        assert_eq!(k.queue_scan_pattern(), "*");
+        assert_eq!(k.result_scan_pattern(), "arq:result:*");
+        assert_eq!(k.job_prefix(), "arq:job:");
+        assert_eq!(k.in_progress_prefix(), "arq:in-progress:");
+        assert_eq!(k.retry_prefix(), "arq:retry:");
+        assert_eq!(KeyLayout::default(), k);
+    }
+
+    #[test]
+    fn prefixed_layout_puts_every_key_under_the_tenant() {
+        let k = KeyLayout::prefixed("t1").unwrap();
+        assert_eq!(k.prefix(), Some("t1"));
+        assert_eq!(k.job("abc"), "t1:arq:job:abc");
+        assert_eq!(k.in_progress("abc"), "t1:arq:in-progress:abc");
+        assert_eq!(k.result("abc"), "t1:arq:result:abc");
+        assert_eq!(k.retry("abc"), "t1:arq:retry:abc");
+        assert_eq!(k.abort(), "t1:arq:abort");
+        assert_eq!(k.cron_tick("cron:f:1"), "t1:arq:cron-tick:cron:f:1");
+        assert_eq!(k.default_queue(), "t1:arq:queue");
+        assert_eq!(k.handed_back("abc"), "t1:arq:retry:abc:clean");
+        assert_eq!(k.releases("abc"), "t1:arq:retry:abc:releases");
+        assert_eq!(k.generation(), "t1:arq:generation");
+        assert_eq!(k.queue("t1:arq:queue"), "t1:arq:queue");
+        assert_eq!(k.health_check("t1:arq:queue"), "t1:arq:queue:health-check");
+        assert_eq!(
+            k.worker_health(&k.health_check("t1:arq:queue"), "w9"),
+            "t1:arq:queue:health-check:w9"
+        );
+        assert_eq!(
+            k.worker_health_index("t1:arq:queue:health-check"),
+            "t1:arq:queue:health-check:workers"
+        );
+        assert_eq!(k.queue_scan_pattern(), "t1:*");
+        assert_eq!(k.result_scan_pattern(), "t1:arq:result:*");
+        assert_eq!(k.job_prefix(), "t1:arq:job:");
+        assert_eq!(k.in_progress_prefix(), "t1:arq:in-progress:");
+        assert_eq!(k.retry_prefix(), "t1:arq:retry:");
+
+        // Every key of the tenant, and its default queue, matches the one ACL pattern.
+        let acl = "t1:arq:";
+        for key in [
+            k.job("x"),
+            k.in_progress("x"),
+            k.result("x"),
+            k.retry("x"),
+            k.abort().to_owned(),
+            k.cron_tick("x"),
+            k.handed_back("x"),
+            k.releases("x"),
+            k.generation(),
+            k.default_queue().to_owned(),
+            k.health_check(k.default_queue()),
+        ] {
+            assert!(key.starts_with(acl), "{key}");
+        }
+        // Tenants never share a key.
+        let t2 = KeyLayout::prefixed("t2").unwrap();
+        assert_ne!(k.abort(), t2.abort());
+        assert_ne!(k.job("x"), t2.job("x"));
+        assert_ne!(k, t2);
+    }
+
+    #[test]
+    fn prefixes_that_would_break_patterns_are_refused() {
+        for bad in ["", "t1:", "a b", "t*", "t?", "t[1]", "a\\b", "a\nb"] {
+            let err = KeyLayout::prefixed(bad).unwrap_err();
+            assert!(
+                matches!(&err, Error::Config(m) if m.contains("invalid key prefix")),
+                "{bad:?}: {err}"
+            );
+        }
+        for good in ["t1", "tenant-1", "acme.prod", "a:b", "{t1}"] {
+            assert!(KeyLayout::prefixed(good).is_ok(), "{good:?}");
+        }
     }
 }

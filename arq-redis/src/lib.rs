@@ -6,11 +6,13 @@
 //! script (`lua/*.lua`), so a Rust worker and a Python worker can share a queue while this
 //! side spends one round trip per step.
 
+mod acl;
 mod backend;
 mod keys;
 mod scripts;
 mod settings;
 
+pub use acl::{is_permission_error, refused_before_running, PermissionDenied};
 pub use backend::RedisBackend;
 pub use keys::KeyLayout;
 pub use settings::{create_pool, RedisSettings};

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 pub(crate) struct Scripts {
     pub(crate) enqueue: Script,
     pub(crate) claim: Script,
-    pub(crate) set_leases: Script,
+    pub(crate) heartbeat: Script,
     pub(crate) finish: Script,
     pub(crate) retry: Script,
     pub(crate) release: Script,
@@ -29,7 +29,7 @@ pub(crate) fn scripts() -> &'static Scripts {
     SCRIPTS.get_or_init(|| Scripts {
         enqueue: Script::from_lua(include_str!("../lua/enqueue.lua")),
         claim: Script::from_lua(include_str!("../lua/claim.lua")),
-        set_leases: Script::from_lua(include_str!("../lua/set_leases.lua")),
+        heartbeat: Script::from_lua(include_str!("../lua/heartbeat.lua")),
         finish: Script::from_lua(include_str!("../lua/finish.lua")),
         retry: Script::from_lua(include_str!("../lua/retry.lua")),
         release: Script::from_lua(include_str!("../lua/release.lua")),

@@ -1,6 +1,7 @@
 //! Connection settings (Python arq's `RedisSettings`) and `create_pool`.
 
-use crate::RedisBackend;
+use crate::acl::Call;
+use crate::{KeyLayout, RedisBackend};
 use arq_core::{Error, Pool, Result};
 use fred::prelude::*;
 use std::sync::Arc;
@@ -13,6 +14,12 @@ use std::time::Duration;
 /// assert_eq!((s.host.as_str(), s.port, s.database), ("cache.local", 6380, 2));
 /// assert_eq!(s.username.as_deref(), Some("user"));
 /// assert!(!s.ssl);
+/// assert!(!format!("{s:?}").contains("secret")); // the password is never printed
+///
+/// // A tenant's keys under `t1:arq:` (see `docs/acl.md`), from the URL or the builder:
+/// let t1 = arq_redis::RedisSettings::from_url("redis://localhost?key_prefix=t1").unwrap();
+/// assert_eq!(t1, arq_redis::RedisSettings::default().key_prefix("t1"));
+/// assert_eq!(t1.key_layout().unwrap().job("42"), "t1:arq:job:42");
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct RedisSettings {
@@ -39,6 +46,12 @@ pub struct RedisSettings {
     pub conn_retry_delay: Duration,
     /// Number of multiplexed connections (default 1; each one pipelines concurrent calls).
     pub pool_size: usize,
+    /// A tenant prefix for every key (default none: Python arq's `arq:…` keys). With `t1`, jobs
+    /// live at `t1:arq:job:<id>`, results at `t1:arq:result:<id>` and so on, and the pool's
+    /// default queue is `t1:arq:queue`; see [`KeyLayout::prefixed`]. Set it with
+    /// [`RedisSettings::key_prefix`] or the URL's `?key_prefix=t1`. Python arq has no prefix,
+    /// so only Rust clients and workers can share a prefixed queue.
+    pub key_prefix: Option<String>,
 }
 
 impl std::fmt::Debug for RedisSettings {
@@ -55,6 +68,7 @@ impl std::fmt::Debug for RedisSettings {
             .field("conn_retries", &self.conn_retries)
             .field("conn_retry_delay", &self.conn_retry_delay)
             .field("pool_size", &self.pool_size)
+            .field("key_prefix", &self.key_prefix)
             .finish()
     }
 }
@@ -73,25 +87,58 @@ impl Default for RedisSettings {
             conn_retries: 5,
             conn_retry_delay: Duration::from_secs(1),
             pool_size: 1,
+            key_prefix: None,
         }
     }
 }
 
 impl RedisSettings {
-    /// Parses `redis://[user[:password]@]host[:port][/db]` (or `rediss://` for TLS).
+    /// Parses `redis://[user[:password]@]host[:port][/db][?key_prefix=<prefix>]` (or
+    /// `rediss://` for TLS). `key_prefix` is the only query parameter; any other is refused,
+    /// so a misspelt one cannot silently put a tenant's jobs in the shared `arq:` namespace.
+    /// Error messages never contain the password.
     pub fn from_url(url: &str) -> Result<Self> {
+        let shown = redact_url(url);
         let scheme = url.split("://").next().unwrap_or_default();
         if !["redis", "rediss", "valkey", "valkeys"].contains(&scheme) || !url.contains("://") {
             return Err(Error::Config(format!(
-                "invalid Redis URL {url:?}: expected redis://[user[:password]@]host[:port][/db] \
+                "invalid Redis URL {shown:?}: expected redis://[user[:password]@]host[:port][/db] \
                  (or rediss:// for TLS)"
             )));
         }
-        let config = Config::from_url_centralized(url)
-            .map_err(|e| Error::Config(format!("invalid Redis URL {url:?}: {e}")))?;
+        let (base, query) = match url.split_once('?') {
+            Some((base, query)) => (base, Some(query)),
+            None => (url, None),
+        };
+        let mut key_prefix = None;
+        for pair in query.into_iter().flat_map(|q| q.split('&')) {
+            if pair.is_empty() {
+                continue;
+            }
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            match name {
+                "key_prefix" => {
+                    let value = percent_decode(value).ok_or_else(|| {
+                        Error::Config(format!(
+                            "invalid Redis URL {shown:?}: bad %-escape in key_prefix"
+                        ))
+                    })?;
+                    KeyLayout::prefixed(&value)?;
+                    key_prefix = Some(value);
+                }
+                other => {
+                    return Err(Error::Config(format!(
+                        "invalid Redis URL {shown:?}: unknown query parameter {other:?} (the \
+                         only one supported is key_prefix)"
+                    )))
+                }
+            }
+        }
+        let config = Config::from_url_centralized(base)
+            .map_err(|e| Error::Config(format!("invalid Redis URL {shown:?}: {e}")))?;
         let ServerConfig::Centralized { server } = &config.server else {
             return Err(Error::Config(format!(
-                "invalid Redis URL {url:?}: only a single server is supported"
+                "invalid Redis URL {shown:?}: only a single server is supported"
             )));
         };
         Ok(RedisSettings {
@@ -101,8 +148,25 @@ impl RedisSettings {
             username: config.username.clone(),
             password: config.password.clone(),
             ssl: scheme == "rediss" || scheme == "valkeys",
+            key_prefix,
             ..RedisSettings::default()
         })
+    }
+
+    /// The same settings with every key under a tenant prefix (see
+    /// [`RedisSettings::key_prefix`](field@RedisSettings::key_prefix)).
+    pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.key_prefix = Some(prefix.into());
+        self
+    }
+
+    /// The key layout these settings select: Python arq's, or [`KeyLayout::prefixed`] with
+    /// `key_prefix`. Fails when the prefix is not a valid one.
+    pub fn key_layout(&self) -> Result<KeyLayout> {
+        match &self.key_prefix {
+            None => Ok(KeyLayout::arq()),
+            Some(prefix) => KeyLayout::prefixed(prefix),
+        }
     }
 
     /// The fred client configuration.
@@ -154,8 +218,9 @@ impl RedisSettings {
     }
 }
 
-/// Connects to Redis and returns a pool using Python arq's key layout and the msgpack codec,
-/// after a `PING`. Retries `conn_retries` times, `conn_retry_delay` apart, as arq does.
+/// Connects to Redis and returns a pool using the settings' key layout (Python arq's unless
+/// `key_prefix` is set, whose default queue is then `<prefix>:arq:queue`) and the msgpack
+/// codec, after a `PING`. Retries `conn_retries` times, `conn_retry_delay` apart, as arq does.
 ///
 /// ```no_run
 /// # async fn demo() -> arq_core::Result<()> {
@@ -163,8 +228,13 @@ impl RedisSettings {
 /// # Ok(()) }
 /// ```
 pub async fn create_pool(settings: RedisSettings) -> Result<Pool> {
+    let keys = settings.key_layout()?;
     let backend = RedisBackend::connect(&settings).await?;
-    Ok(Pool::new(Arc::new(backend)))
+    let pool = Pool::new(Arc::new(backend));
+    Ok(match keys.prefix() {
+        Some(_) => pool.with_default_queue(keys.default_queue()),
+        None => pool,
+    })
 }
 
 pub(crate) async fn connect(settings: &RedisSettings) -> Result<fred::clients::Pool> {
@@ -186,6 +256,16 @@ pub(crate) async fn connect(settings: &RedisSettings) -> Result<fred::clients::P
         .await;
         match result {
             Ok(()) => return Ok(pool),
+            // A refused PING (or SELECT) will be refused again: say which right is missing.
+            Err(e) if crate::acl::is_permission_error(&e) => {
+                let _ = pool.quit().await;
+                let user = settings.username.as_deref().unwrap_or("default");
+                let command = Call::Command {
+                    name: "PING",
+                    keys: &[],
+                };
+                return Err(crate::acl::map_error(e, user, command));
+            }
             Err(e) if attempt < settings.conn_retries => {
                 attempt += 1;
                 tracing::warn!(
@@ -208,5 +288,118 @@ pub(crate) async fn connect(settings: &RedisSettings) -> Result<fred::clients::P
                 )));
             }
         }
+    }
+}
+
+/// The URL with its password replaced by `***`, for error messages.
+fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    // The user info ends at the last '@' before the query (a password may hold '/' or '@').
+    let end = rest.find(['?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..end].rfind('@') else {
+        return url.to_owned();
+    };
+    match rest[..at].split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:***{}", &rest[at..]),
+        None => url.to_owned(),
+    }
+}
+
+/// Decodes `%XX` escapes (and `+` as a space, as in a query string); `None` when one is bad.
+fn percent_decode(s: &str) -> Option<String> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut bytes = s.bytes();
+    while let Some(b) = bytes.next() {
+        match b {
+            b'%' => {
+                let hex = [bytes.next()?, bytes.next()?];
+                let hex = std::str::from_utf8(&hex).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+            }
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_password() {
+        let s = RedisSettings::from_url("redis://worker-1:s3cr3t-pw@cache.local:6380/2").unwrap();
+        assert_eq!(s.password.as_deref(), Some("s3cr3t-pw"));
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("s3cr3t-pw"), "{shown}");
+        assert!(shown.contains("password: Some(\"***\")"), "{shown}");
+        assert!(shown.contains("worker-1"), "{shown}");
+        let pretty = format!("{s:#?}");
+        assert!(!pretty.contains("s3cr3t-pw"), "{pretty}");
+        let none = format!("{:?}", RedisSettings::default());
+        assert!(none.contains("password: None"), "{none}");
+    }
+
+    #[test]
+    fn url_errors_never_show_the_password() {
+        for url in [
+            "redis://u:s3cr3t-pw@host:notaport",
+            "redis://u:s3cr3t-pw@host?nope=1",
+            "redis://u:s3cr3t-pw@host?key_prefix=a*b",
+            "redis://u:s3cr3t-pw@host/not-a-db",
+            "http://u:s3cr3t-pw@host",
+        ] {
+            let err = RedisSettings::from_url(url).unwrap_err().to_string();
+            assert!(!err.contains("s3cr3t-pw"), "{url}: {err}");
+        }
+        assert_eq!(
+            redact_url("rediss://u:p@ss@h:1/0?key_prefix=t"),
+            "rediss://u:***@h:1/0?key_prefix=t"
+        );
+        assert_eq!(redact_url("redis://:pw@h"), "redis://:***@h");
+        assert_eq!(redact_url("redis://h:6379"), "redis://h:6379");
+        assert_eq!(redact_url("redis://user@h"), "redis://user@h");
+        assert_eq!(redact_url("redis://u:a/b@h/0"), "redis://u:***@h/0");
+        assert_eq!(
+            redact_url("redis://h:1/0?key_prefix=a@b"),
+            "redis://h:1/0?key_prefix=a@b"
+        );
+    }
+
+    #[test]
+    fn key_prefix_from_url_and_builder() {
+        let s = RedisSettings::from_url("redis://u:pw@h:7000/3?key_prefix=t1").unwrap();
+        assert_eq!((s.host.as_str(), s.port, s.database), ("h", 7000, 3));
+        assert_eq!(s.password.as_deref(), Some("pw"));
+        assert_eq!(s.key_prefix.as_deref(), Some("t1"));
+        assert_eq!(s.key_layout().unwrap(), KeyLayout::prefixed("t1").unwrap());
+        assert!(format!("{s:?}").contains("key_prefix: Some(\"t1\")"));
+
+        let escaped = RedisSettings::from_url("redis://h?key_prefix=acme%2Eprod").unwrap();
+        assert_eq!(escaped.key_prefix.as_deref(), Some("acme.prod"));
+
+        let plain = RedisSettings::from_url("redis://h").unwrap();
+        assert_eq!(plain.key_prefix, None);
+        assert_eq!(plain.key_layout().unwrap(), KeyLayout::arq());
+        assert_eq!(
+            plain.clone().key_prefix("t2").key_layout().unwrap().abort(),
+            "t2:arq:abort"
+        );
+
+        for bad in [
+            "redis://h?key_prefix=",
+            "redis://h?key_prefix=t1:",
+            "redis://h?key_prefix=t*",
+            "redis://h?key_prefix=%zz",
+            "redis://h?keyprefix=t1",
+        ] {
+            let err = RedisSettings::from_url(bad).unwrap_err();
+            assert!(matches!(err, Error::Config(_)), "{bad}: {err}");
+        }
+        let err = RedisSettings::default().key_prefix("a b").key_layout();
+        assert!(err.is_err());
     }
 }

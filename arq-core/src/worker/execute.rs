@@ -5,7 +5,9 @@ use crate::backend::{ClaimedJob, FinishRequest, RetryRequest};
 use crate::error::{CANCELLED_ERROR, DESERIALIZATION_ERROR, JOB_EXECUTION_FAILED, TIMEOUT_ERROR};
 use crate::function::JobError;
 use crate::time::duration_ms;
-use crate::{now_ms, Args, Ctx, Function, JobFailure, JobRecord, Pool, ResultRecord, State, Value};
+use crate::{
+    failpoint, now_ms, Args, Ctx, Function, JobFailure, JobRecord, Pool, ResultRecord, State, Value,
+};
 use std::collections::HashMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -13,12 +15,9 @@ use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
-
-/// Extra lease time beyond a job's timeout (Python arq adds 10 s too).
-const LEASE_GRACE: Duration = Duration::from_secs(10);
 
 /// An abort marker older than the job's enqueue time by more than this was meant for an
 /// earlier job with the same id (arq #485), allowing for this much clock skew between the
@@ -49,9 +48,10 @@ pub(crate) struct Runnable {
     pub(crate) function: Function,
     pub(crate) job_try: i64,
     pub(crate) timeout: Duration,
-    pub(crate) lease_ms: i64,
     /// Cancelled when an abort of this job is requested while it runs.
     pub(crate) abort: CancellationToken,
+    /// Cancelled by the heartbeat when this worker lost the job's lease.
+    pub(crate) lease_lost: CancellationToken,
 }
 
 /// What to do with a claimed job.
@@ -76,6 +76,7 @@ enum Outcome {
     Failure(JobFailure),
     Retry(Option<Duration>),
     Cancelled,
+    LeaseLost,
 }
 
 fn aborted_failure(when: &str) -> JobFailure {
@@ -88,20 +89,6 @@ impl JobRunner {
             .timeout
             .filter(|t| !t.is_zero())
             .unwrap_or(self.settings.job_timeout)
-    }
-
-    /// The lease a claim writes before the job is decoded: long enough for the slowest
-    /// function (Python arq's in-progress TTL). It is shrunk to the job's own timeout as soon
-    /// as the job is decoded.
-    pub(crate) fn claim_lease_ms(&self) -> i64 {
-        let longest = self
-            .functions
-            .values()
-            .map(|f| self.timeout_of(f))
-            .max()
-            .unwrap_or(self.settings.job_timeout)
-            .max(self.settings.job_timeout);
-        duration_ms(longest + LEASE_GRACE)
     }
 
     fn keep_result_ms(&self, f: Option<&Function>) -> Option<Option<i64>> {
@@ -197,16 +184,32 @@ impl JobRunner {
             .max_tries
             .unwrap_or(self.settings.max_tries);
         if job_try > i64::from(max_tries) {
+            // A recovery past the last try: the last attempt's worker died (or lost the
+            // lease) every time, so this is a poison job; say so rather than "retries".
+            let message = if claimed.recovered {
+                format!(
+                    "worker died while running it (attempt {} of {max_tries})",
+                    job_try - 1
+                )
+            } else {
+                format!("max {max_tries} retries exceeded")
+            };
             return Prepared::Fail(Box::new(EarlyFailure {
                 claimed,
                 record: Some(record),
                 function: Some(function),
-                failure: JobFailure::new(
-                    JOB_EXECUTION_FAILED,
-                    format!("max {max_tries} retries exceeded"),
-                ),
+                failure: JobFailure::new(JOB_EXECUTION_FAILED, message),
                 set_try,
             }));
+        }
+        if claimed.recovered {
+            tracing::warn!(
+                job_id = %claimed.job_id,
+                "job {} recovered: attempt {} ended without an outcome (its worker died or \
+                 lost the lease); running attempt {job_try} of {max_tries}",
+                claimed.job_id,
+                job_try - 1
+            );
         }
         let timeout = self.timeout_of(&function);
         if let Some(t) = set_try {
@@ -224,8 +227,8 @@ impl JobRunner {
             function,
             job_try,
             timeout,
-            lease_ms: duration_ms(timeout + LEASE_GRACE),
             abort: CancellationToken::new(),
+            lease_lost: CancellationToken::new(),
         }))
     }
 
@@ -259,7 +262,7 @@ impl JobRunner {
                     failure,
                     set_try,
                 } = *early;
-                tracing::warn!("failed before it ran: {failure}");
+                tracing::warn!("job {} failed before it ran: {failure}", claimed.job_id);
                 let job_try = set_try.unwrap_or(claimed.job_try);
                 let start = now_ms();
                 self.counters.failed.fetch_add(1, Ordering::Relaxed);
@@ -285,7 +288,7 @@ impl JobRunner {
             job_try,
             timeout,
             abort,
-            ..
+            lease_lost,
         } = run;
         let ctx = Ctx::new(
             claimed.job_id.clone(),
@@ -305,11 +308,15 @@ impl JobRunner {
             record.args.clone(),
             record.kwargs.clone(),
         );
+        failpoint::hit("before_execute");
         let start = now_ms();
+        let started = Instant::now();
         let delay_ms = start - claimed.score;
         tracing::info!("started, {:.2}s after it was due", delay_ms as f64 / 1000.0);
         let call = CatchUnwind((function.handler)(ctx.clone(), args));
-        let outcome = tokio::select! {
+        let id = &claimed.job_id;
+        let mut returned = true;
+        let mut outcome = tokio::select! {
             r = tokio::time::timeout(timeout, call) => match r {
                 Ok(Ok(Ok(v))) => Outcome::Success(v),
                 Ok(Ok(Err(JobError::Retry(r)))) => {
@@ -321,14 +328,32 @@ impl JobRunner {
                 }
                 Ok(Ok(Err(JobError::Failed(f)))) => Outcome::Failure(f),
                 Ok(Err(panic)) => Outcome::Failure(JobFailure::new("Panic", panic)),
-                Err(_) => Outcome::Failure(JobFailure::new(
-                    TIMEOUT_ERROR,
-                    format!("job exceeded its timeout of {timeout:?}"),
-                )),
+                Err(_) => {
+                    returned = false;
+                    Outcome::Failure(JobFailure::new(
+                        TIMEOUT_ERROR,
+                        format!("job {id} timed out after {:.1}s", timeout.as_secs_f64()),
+                    ))
+                }
             },
-            _ = abort.cancelled() => Outcome::Failure(aborted_failure("while running")),
-            _ = self.cancel.cancelled() => Outcome::Cancelled,
+            _ = abort.cancelled() => { returned = false; Outcome::Failure(aborted_failure("while running")) }
+            _ = lease_lost.cancelled() => { returned = false; Outcome::LeaseLost }
+            _ = self.cancel.cancelled() => { returned = false; Outcome::Cancelled }
         };
+        // A job that blocks its thread is not interrupted by the timeout: it returns late,
+        // and whatever it returned, it failed its timeout.
+        let ran = started.elapsed();
+        if returned && ran > timeout {
+            outcome = Outcome::Failure(JobFailure::new(
+                TIMEOUT_ERROR,
+                format!(
+                    "job {id} exceeded timeout {:.1}s (ran {:.1}s; the job did not yield)",
+                    timeout.as_secs_f64(),
+                    ran.as_secs_f64()
+                ),
+            ));
+        }
+        failpoint::hit("after_execute_before_finish");
         if let Some(h) = &self.settings.on_job_end {
             h(ctx.clone()).await;
         }
@@ -351,8 +376,17 @@ impl JobRunner {
                 })
                 .await;
             }
+            Outcome::LeaseLost => {
+                tracing::warn!(
+                    "job {id} cancelled after {elapsed:.2}s: this worker lost its lease, so \
+                     another worker may run it; nothing was written"
+                );
+            }
             Outcome::Cancelled => {
-                tracing::info!("cancelled by shutdown after {elapsed:.2}s; it stays queued");
+                tracing::info!(
+                    "cancelled by shutdown after {elapsed:.2}s; handed back to the queue (this \
+                     try is not counted)"
+                );
                 let (id, token) = (&claimed.job_id, &claimed.token);
                 self.with_retries("release", id, || async {
                     self.pool.backend().release(id, token).await
@@ -453,8 +487,8 @@ impl JobRunner {
                 Ok(false) => {
                     tracing::warn!(
                         job_id,
-                        "{step} refused: this worker no longer holds the job (its lease \
-                         expired or another worker took it over); nothing was written"
+                        "lease for job {job_id} lost (it lapsed, or another worker took the job \
+                         over): {step} refused, result discarded"
                     );
                     return;
                 }

@@ -6,13 +6,15 @@
 //! token the claim wrote, so a worker that lost a job can never overwrite its successor.
 
 mod execute;
+mod heartbeat;
 mod settings;
 
 pub use settings::WorkerSettings;
 
-use crate::backend::{ClaimRequest, Lease};
-use crate::{Error, Function, Pool, Result, State};
+use crate::backend::ClaimRequest;
+use crate::{failpoint, Error, Function, Pool, Result, State};
 use execute::{JobRunner, Prepared};
+use heartbeat::{Held, HeldJobs};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -140,14 +142,24 @@ impl Worker {
             queue,
             stop,
         } = self;
+        let hard_cancel = CancellationToken::new();
+        let signal_name: Arc<Mutex<Option<&'static str>>> = Arc::default();
         if settings.handle_signals {
-            spawn_signal_listener(stop.clone());
+            spawn_signal_listener(stop.clone(), hard_cancel.clone(), signal_name.clone());
         }
         match pool.backend().describe().await {
             Ok(d) => tracing::info!(queue = %queue, "worker starting: {d}"),
             Err(e) => {
                 tracing::warn!(queue = %queue, "worker starting; server info unavailable: {e}")
             }
+        }
+        match pool.backend().config_warnings().await {
+            Ok(warnings) => {
+                for w in warnings {
+                    tracing::warn!(queue = %queue, "{w}");
+                }
+            }
+            Err(e) => tracing::warn!("could not check the redis configuration: {e}"),
         }
         let mut state = State::with_pool(pool.clone());
         if let Some(h) = &settings.on_startup {
@@ -157,7 +169,6 @@ impl Worker {
         }
         let state = Arc::new(state);
         let counters = Arc::new(Counters::default());
-        let hard_cancel = CancellationToken::new();
         let runner = Arc::new(JobRunner {
             pool: pool.clone(),
             queue: queue.clone(),
@@ -172,12 +183,21 @@ impl Worker {
             .clone()
             .unwrap_or_else(|| pool.backend().health_check_key(&queue));
         let semaphore = Arc::new(Semaphore::new(settings.max_jobs));
-        // Jobs running here: their abort tokens and enqueue times, for abort requests.
-        let running: Arc<Mutex<HashMap<String, (CancellationToken, i64)>>> = Arc::default();
+        // Jobs held here: what the heartbeat renews and abort requests cancel.
+        let held: HeldJobs = Arc::default();
+        let heartbeat_stop = CancellationToken::new();
+        let heartbeat = heartbeat::spawn(
+            pool.clone(),
+            held.clone(),
+            settings.lease,
+            settings.heartbeat_interval(),
+            heartbeat_stop.clone(),
+        )
+        .map_err(|e| Error::Config(format!("could not start the heartbeat thread: {e}")))?;
         let slot_freed = Arc::new(Notify::new());
         let tracker = TaskTracker::new();
         let token_prefix = uuid::Uuid::new_v4().simple().to_string()[..16].to_owned();
-        let claim_lease_ms = runner.claim_lease_ms();
+        let lease_ms = crate::time::duration_ms(settings.lease);
         let mut next_health = Instant::now();
         let mut cron = crate::cron::Scheduler::new(&settings, &queue)?;
         let mut error_backoff = Duration::ZERO;
@@ -209,38 +229,18 @@ impl Worker {
                     limit: free,
                     scan_limit: settings.read_limit(),
                     token_prefix: token_prefix.clone(),
-                    lease_ms: claim_lease_ms,
+                    lease_ms,
                     check_abort: settings.allow_abort_jobs,
                 };
+                let claim_sent = Instant::now();
                 match pool.backend().claim(&req).await {
                     Ok(claimed) => {
+                        failpoint::hit("after_claim");
                         error_backoff = Duration::ZERO;
                         backlog = claimed.len() == free;
-                        let mut leases = Vec::new();
-                        let mut batch = Vec::with_capacity(claimed.len());
                         for job in claimed {
                             counters.started.fetch_add(1, Ordering::Relaxed);
                             let prepared = runner.prepare(job);
-                            if let Prepared::Run(run) = &prepared {
-                                if run.lease_ms != claim_lease_ms {
-                                    leases.push(Lease {
-                                        job_id: run.claimed.job_id.clone(),
-                                        token: run.claimed.token.clone(),
-                                        ms: run.lease_ms,
-                                    });
-                                }
-                            }
-                            batch.push(prepared);
-                        }
-                        if !leases.is_empty() {
-                            let pool = pool.clone();
-                            tracker.spawn(async move {
-                                if let Err(e) = pool.backend().set_leases(&leases).await {
-                                    tracing::warn!("could not size job leases: {e}");
-                                }
-                            });
-                        }
-                        for prepared in batch {
                             let permit = semaphore
                                 .clone()
                                 .try_acquire_owned()
@@ -250,18 +250,27 @@ impl Worker {
                             let registered = match &prepared {
                                 Prepared::Run(run) => {
                                     let id = run.claimed.job_id.clone();
-                                    running.lock().unwrap().insert(
+                                    held.lock().unwrap().insert(
                                         id.clone(),
-                                        (run.abort.clone(), run.record.enqueue_time_ms),
+                                        Held {
+                                            token: run.claimed.token.clone(),
+                                            enqueue_ms: run.record.enqueue_time_ms,
+                                            abort: run.abort.clone(),
+                                            lease_lost: run.lease_lost.clone(),
+                                            renewed_at: claim_sent,
+                                            started: Instant::now(),
+                                            timeout: run.timeout,
+                                            overrun_warned: false,
+                                        },
                                     );
-                                    Some((id, running.clone()))
+                                    Some((id, held.clone()))
                                 }
                                 Prepared::Fail(_) => None,
                             };
                             tracker.spawn(async move {
                                 runner.execute(prepared).await;
-                                if let Some((id, running)) = registered {
-                                    running.lock().unwrap().remove(&id);
+                                if let Some((id, held)) = registered {
+                                    held.lock().unwrap().remove(&id);
                                 }
                                 drop(permit);
                                 slot_freed.notify_one();
@@ -278,7 +287,7 @@ impl Worker {
             }
 
             if settings.allow_abort_jobs {
-                check_aborts(&pool, &running).await;
+                check_aborts(&pool, &held).await;
             }
 
             if Instant::now() >= next_health {
@@ -331,15 +340,45 @@ impl Worker {
             }
         }
 
-        // Shut down: claim nothing more, give running jobs their grace, then cancel them.
+        // Shut down: claim nothing more, give running jobs their grace (a second signal ends
+        // it), then cancel them; they are handed back to the queue without spending a try.
         tracker.close();
+        if stop.is_cancelled() {
+            let reason = signal_name
+                .lock()
+                .unwrap()
+                .map_or_else(|| "request".to_owned(), str::to_owned);
+            tracing::info!(
+                queue = %queue,
+                "shutdown on {reason} ◆ {} jobs complete ◆ {} failed ◆ {} retries ◆ {} ongoing \
+                 to cancel{}",
+                counters.complete.load(Ordering::Relaxed),
+                counters.failed.load(Ordering::Relaxed),
+                counters.retried.load(Ordering::Relaxed),
+                tracker.len(),
+                if settings.job_completion_wait.is_zero() || tracker.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " (after waiting up to {:?} for them to finish)",
+                        settings.job_completion_wait
+                    )
+                }
+            );
+        }
         if !settings.burst && !settings.job_completion_wait.is_zero() {
-            let _ = tokio::time::timeout(settings.job_completion_wait, tracker.wait()).await;
+            tokio::select! {
+                _ = tokio::time::timeout(settings.job_completion_wait, tracker.wait()) => {}
+                _ = hard_cancel.cancelled() => {}
+            }
         }
         if !settings.burst || stop.is_cancelled() {
             hard_cancel.cancel();
         }
         tracker.wait().await;
+        hard_cancel.cancel(); // ends the signal listener
+        heartbeat_stop.cancel();
+        let _ = tokio::task::spawn_blocking(move || heartbeat.join()).await;
         if let Err(e) = pool
             .backend()
             .close_health(&health_key, &token_prefix)
@@ -364,19 +403,19 @@ impl Worker {
 }
 
 /// Cancels running jobs whose abort was requested (one backend call for all of them).
-async fn check_aborts(pool: &Pool, running: &Mutex<HashMap<String, (CancellationToken, i64)>>) {
-    let ids: Vec<String> = running.lock().unwrap().keys().cloned().collect();
+async fn check_aborts(pool: &Pool, held: &HeldJobs) {
+    let ids: Vec<String> = held.lock().unwrap().keys().cloned().collect();
     if ids.is_empty() {
         return;
     }
     match pool.backend().abort_markers(&ids).await {
         Ok(markers) => {
-            let running = running.lock().unwrap();
+            let held = held.lock().unwrap();
             for (id, marker_ms) in markers {
-                if let Some((token, enqueue_ms)) = running.get(&id) {
-                    if execute::marker_applies(marker_ms, *enqueue_ms) && !token.is_cancelled() {
+                if let Some(h) = held.get(&id) {
+                    if execute::marker_applies(marker_ms, h.enqueue_ms) && !h.abort.is_cancelled() {
                         tracing::info!(job_id = %id, "abort requested, cancelling the job");
-                        token.cancel();
+                        h.abort.cancel();
                     }
                 }
             }
@@ -397,7 +436,13 @@ fn health_text(c: &Counters, ongoing: usize) -> String {
     )
 }
 
-fn spawn_signal_listener(stop: CancellationToken) {
+/// Listens for SIGTERM and SIGINT: the first stops the worker gracefully, a second one cancels
+/// running jobs at once.
+fn spawn_signal_listener(
+    stop: CancellationToken,
+    hard_cancel: CancellationToken,
+    name: Arc<Mutex<Option<&'static str>>>,
+) {
     tokio::spawn(async move {
         #[cfg(unix)]
         {
@@ -409,19 +454,39 @@ fn spawn_signal_listener(stop: CancellationToken) {
                 tracing::warn!("could not install signal handlers");
                 return;
             };
-            tokio::select! {
-                _ = term.recv() => tracing::info!("SIGTERM received, shutting down"),
-                _ = int.recv() => tracing::info!("SIGINT received, shutting down"),
-                _ = stop.cancelled() => return,
+            let mut first = true;
+            loop {
+                let got = tokio::select! {
+                    _ = term.recv() => "SIGTERM",
+                    _ = int.recv() => "SIGINT",
+                    _ = hard_cancel.cancelled() => return,
+                    _ = stop.cancelled(), if first => return,
+                };
+                if first {
+                    first = false;
+                    *name.lock().unwrap() = Some(got);
+                    tracing::info!("{got} received, shutting down (send it again to cancel running jobs at once)");
+                    stop.cancel();
+                } else {
+                    tracing::warn!("{got} received again: cancelling running jobs now");
+                    hard_cancel.cancel();
+                    return;
+                }
             }
         }
         #[cfg(not(unix))]
         {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => tracing::info!("Ctrl-C received, shutting down"),
+                _ = tokio::signal::ctrl_c() => {}
                 _ = stop.cancelled() => return,
             }
+            *name.lock().unwrap() = Some("Ctrl-C");
+            tracing::info!("Ctrl-C received, shutting down");
+            stop.cancel();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => hard_cancel.cancel(),
+                _ = hard_cancel.cancelled() => {}
+            }
         }
-        stop.cancel();
     });
 }

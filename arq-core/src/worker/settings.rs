@@ -5,6 +5,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The default in-progress lease.
+pub(crate) const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+
 pub(crate) type StartupHook =
     Arc<dyn Fn(State) -> BoxFuture<'static, Result<State, BoxError>> + Send + Sync>;
 pub(crate) type ShutdownHook = Arc<dyn Fn(State) -> BoxFuture<'static, ()> + Send + Sync>;
@@ -40,6 +43,7 @@ pub struct WorkerSettings {
     pub(crate) burst: bool,
     pub(crate) max_burst_jobs: Option<usize>,
     pub(crate) job_completion_wait: Duration,
+    pub(crate) lease: Duration,
     pub(crate) health_check_interval: Duration,
     pub(crate) health_check_key: Option<String>,
     pub(crate) handle_signals: bool,
@@ -76,6 +80,7 @@ impl std::fmt::Debug for WorkerSettings {
             .field("retry_jobs", &self.retry_jobs)
             .field("poll_delay", &self.poll_delay)
             .field("burst", &self.burst)
+            .field("lease", &self.lease)
             .finish_non_exhaustive()
     }
 }
@@ -106,6 +111,7 @@ impl WorkerSettings {
             burst: false,
             max_burst_jobs: None,
             job_completion_wait: Duration::ZERO,
+            lease: DEFAULT_LEASE,
             health_check_interval: Duration::from_secs(3600),
             health_check_key: None,
             handle_signals: true,
@@ -291,6 +297,23 @@ impl WorkerSettings {
     {
         self.after_job_end = Some(hook(f));
         self
+    }
+
+    /// How long a claimed job stays reserved for this worker without a renewal (default
+    /// 30 s, at least 100 ms). A heartbeat on its own thread renews the leases of running jobs
+    /// every quarter of it, so a job may run far longer than its lease, and a job that blocks
+    /// its thread cannot starve the renewal. When a worker dies, its jobs run again elsewhere
+    /// once their leases lapse: within `lease + poll_delay` (Python arq waits for the longest
+    /// job timeout + 10 s). A worker that cannot renew a lease before it lapses cancels that
+    /// job, since another worker may take it over.
+    pub fn lease(mut self, d: Duration) -> Self {
+        self.lease = d.max(Duration::from_millis(100));
+        self
+    }
+
+    /// The heartbeat period: a quarter of the lease.
+    pub(crate) fn heartbeat_interval(&self) -> Duration {
+        self.lease / 4
     }
 
     pub(crate) fn read_limit(&self) -> usize {
