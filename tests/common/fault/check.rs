@@ -162,9 +162,7 @@ pub async fn check(
                     "L: acknowledged job {id} is lost (no result, not queued)"
                 ))
             }
-            Fate::Queued if expect.all_done => {
-                violations.push(format!("job {id} is still queued"))
-            }
+            Fate::Queued if expect.all_done => violations.push(format!("job {id} is still queued")),
             _ => {}
         }
     }
@@ -196,7 +194,9 @@ pub async fn check(
             for (i, a) in runs.iter().enumerate() {
                 for b in &runs[i + 1..] {
                     if overlaps(a, b, &expect.deaths) {
-                        violations.push(format!("overlap: job {id} ran concurrently: {a:?} and {b:?}"));
+                        violations.push(format!(
+                            "overlap: job {id} ran concurrently: {a:?} and {b:?}"
+                        ));
                     }
                 }
             }

@@ -199,6 +199,31 @@ impl Scene {
         .await
     }
 
+    /// Waits until the ledger has an `event` line for `job_id` (from `pid`, if given), and
+    /// returns the first such line.
+    pub async fn wait_event(
+        &self,
+        event: &str,
+        job_id: &str,
+        pid: Option<u32>,
+        within: Duration,
+    ) -> Option<ledger::Line> {
+        let deadline = Instant::now() + within;
+        loop {
+            let found =
+                self.ledger().lines.into_iter().find(|l| {
+                    l.event == event && l.job_id == job_id && pid.is_none_or(|p| p == l.pid)
+                });
+            if found.is_some() {
+                return found;
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// Waits until every acknowledged job has a result.
     pub async fn wait_all_done(&self, within: Duration) -> bool {
         wait_until(within, || async {

@@ -61,10 +61,8 @@ impl RedisProc {
     pub fn reserve(persistence: Persistence, extra: &[&str]) -> Self {
         let port = free_port();
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!(
-            "arq-fault-redis-{}-{n}-{port}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("arq-fault-redis-{}-{n}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         RedisProc {
             child: None,
@@ -299,8 +297,10 @@ impl RedisProc {
     /// One field of `INFO`.
     pub fn info_field(&self, field: &str) -> Option<String> {
         let text = self.cmd(&["INFO"]).text();
-        text.lines()
-            .find_map(|l| l.strip_prefix(&format!("{field}:")).map(|v| v.trim().to_owned()))
+        text.lines().find_map(|l| {
+            l.strip_prefix(&format!("{field}:"))
+                .map(|v| v.trim().to_owned())
+        })
     }
 
     pub fn used_memory(&self) -> u64 {

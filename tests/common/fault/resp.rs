@@ -23,11 +23,7 @@ impl Resp {
             Resp::Int(i) => i.to_string(),
             Resp::Bulk(Some(b)) => String::from_utf8_lossy(b).into_owned(),
             Resp::Bulk(None) | Resp::Array(None) => String::new(),
-            Resp::Array(Some(items)) => items
-                .iter()
-                .map(Resp::text)
-                .collect::<Vec<_>>()
-                .join("\n"),
+            Resp::Array(Some(items)) => items.iter().map(Resp::text).collect::<Vec<_>>().join("\n"),
         }
     }
 
@@ -61,7 +57,10 @@ pub fn parse(buf: &[u8]) -> Result<Option<(Resp, usize)>, String> {
     }
     let line = String::from_utf8_lossy(&buf[1..line_end]).into_owned();
     let rest = line_end + 2;
-    let int = |s: &str| s.parse::<i64>().map_err(|e| format!("bad length {s:?}: {e}"));
+    let int = |s: &str| {
+        s.parse::<i64>()
+            .map_err(|e| format!("bad length {s:?}: {e}"))
+    };
     match buf[0] {
         b'+' => Ok(Some((Resp::Simple(line), rest))),
         b'-' => Ok(Some((Resp::Error(line), rest))),
