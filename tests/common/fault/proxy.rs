@@ -6,11 +6,15 @@
 //! - `Blackhole`: accept and read, but never forward and never close (a half-open peer).
 //! - `Reset`: close every connection abruptly (RST, `SO_LINGER 0`), new ones at once.
 //! - `DropReplyAfter(n)`: forward requests and the next `n` whole replies, then swallow a
-//!   reply and reset that connection (the command ran, the client never learns it); then
-//!   back to `Pass`.
+//!   reply and reset that connection (the command ran, the client never learns it).
+//! - `DropReplyTo(pattern)`: like it, for the reply to the first request whose bytes contain
+//!   `pattern` (e.g. `arq:result:<id>` picks a job's finish).
+//! - `DropReplyContaining(pattern)`: like it, for the first reply containing `pattern`
+//!   (e.g. a job id picks the claim that hands out that job).
 //!
-//! The proxy runs on its own thread and runtime, so it keeps working whatever the test's
-//! runtime does; dropping it closes everything.
+//! The three `Drop…` modes are one-shot: after dropping a reply the proxy is back in `Pass`.
+//! It runs on its own thread and runtime, so it keeps working whatever the test's runtime
+//! does; dropping it closes everything.
 
 use super::resp::ReplyCounter;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
@@ -20,13 +24,24 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mode {
     Pass,
     Latency(u64),
     Blackhole,
     Reset,
     DropReplyAfter(usize),
+    DropReplyTo(String),
+    DropReplyContaining(String),
+}
+
+impl Mode {
+    fn drops(&self) -> bool {
+        matches!(
+            self,
+            Mode::DropReplyAfter(_) | Mode::DropReplyTo(_) | Mode::DropReplyContaining(_)
+        )
+    }
 }
 
 struct Shared {
@@ -34,9 +49,25 @@ struct Shared {
     upstream: AtomicU16,
     /// Replies still to forward in `DropReplyAfter` mode (shared by all connections).
     replies_left: Mutex<Option<usize>>,
+    /// Set by the connection that takes a one-shot drop, so only one does.
+    drop_taken: AtomicBool,
     accepted: AtomicU64,
     dropped_replies: AtomicU64,
     stop: AtomicBool,
+}
+
+impl Shared {
+    fn set(&self, mode: Mode) {
+        *self.replies_left.lock().unwrap() = match mode {
+            Mode::DropReplyAfter(n) => Some(n),
+            _ => None,
+        };
+        self.drop_taken.store(false, Ordering::SeqCst);
+        self.mode.send_modify(|(m, gen)| {
+            *m = mode;
+            *gen += 1;
+        });
+    }
 }
 
 /// A running proxy: clients connect to `port`, it connects to the upstream port.
@@ -58,6 +89,7 @@ impl Proxy {
             mode,
             upstream: AtomicU16::new(upstream),
             replies_left: Mutex::new(None),
+            drop_taken: AtomicBool::new(false),
             accepted: AtomicU64::new(0),
             dropped_replies: AtomicU64::new(0),
             stop: AtomicBool::new(false),
@@ -97,18 +129,11 @@ impl Proxy {
 
     /// Switches the mode for every connection, open or new.
     pub fn set(&self, mode: Mode) {
-        *self.shared.replies_left.lock().unwrap() = match mode {
-            Mode::DropReplyAfter(n) => Some(n),
-            _ => None,
-        };
-        self.shared.mode.send_modify(|(m, gen)| {
-            *m = mode;
-            *gen += 1;
-        });
+        self.shared.set(mode);
     }
 
     pub fn mode(&self) -> Mode {
-        self.shared.mode.borrow().0
+        self.shared.mode.borrow().0.clone()
     }
 
     /// Resets every open connection (RST) and stays in (or returns to) `Pass` for new ones.
@@ -129,9 +154,14 @@ impl Proxy {
         self.shared.accepted.load(Ordering::SeqCst)
     }
 
-    /// Replies swallowed in `DropReplyAfter` mode so far.
+    /// Replies swallowed by the `Drop…` modes so far.
     pub fn dropped_replies(&self) -> u64 {
         self.shared.dropped_replies.load(Ordering::SeqCst)
+    }
+
+    /// Waits until a `Drop…` mode has dropped a reply (it is then back in `Pass`).
+    pub async fn wait_dropped(&self, before: u64, within: Duration) -> bool {
+        super::wait_until(within, || async { self.dropped_replies() > before }).await
     }
 }
 
@@ -164,10 +194,28 @@ fn rst(s: &TcpStream) {
     let _ = s.set_zero_linger();
 }
 
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() || hay.len() < needle.len() {
+        return None;
+    }
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Per-connection bookkeeping of whole requests and replies, so a reply can be matched to
+/// its request (Redis answers in order).
+#[derive(Default)]
+struct Tally {
+    requests: ReplyCounter,
+    replies: ReplyCounter,
+    requests_done: usize,
+    replies_done: usize,
+    /// Index of the reply to swallow.
+    target: Option<usize>,
+}
+
 async fn handle(client: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> {
     let mut mode_rx = shared.mode.subscribe();
-    let (mode, _) = *mode_rx.borrow_and_update();
-    if mode == Mode::Reset {
+    if mode_rx.borrow_and_update().0 == Mode::Reset {
         rst(&client);
         return Ok(());
     }
@@ -175,7 +223,7 @@ async fn handle(client: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> {
     let server = match TcpStream::connect(("127.0.0.1", upstream)).await {
         Ok(s) => s,
         Err(_) => {
-            // Upstream down: the client sees its connection refused-like reset.
+            // Upstream down: the client sees its connection reset.
             rst(&client);
             return Ok(());
         }
@@ -186,15 +234,27 @@ async fn handle(client: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> {
     let (mut sr, mut sw) = server.into_split();
     let mut cbuf = vec![0u8; 64 * 1024];
     let mut sbuf = vec![0u8; 64 * 1024];
-    let mut counter = ReplyCounter::default();
+    let mut tally = Tally::default();
     let mut client_open = true;
     let mut server_open = true;
+    macro_rules! reset_both {
+        () => {{
+            let client = cr.reunite(cw).expect("halves of one stream");
+            rst(&client);
+            let server = sr.reunite(sw).expect("halves of one stream");
+            rst(&server);
+            return Ok(());
+        }};
+    }
     loop {
-        let (mode, _) = *mode_rx.borrow();
+        let mode = mode_rx.borrow().0.clone();
         if !server_open && mode != Mode::Blackhole {
             let client = cr.reunite(cw).expect("halves of one stream");
             rst(&client);
             return Ok(());
+        }
+        if !mode.drops() {
+            tally.target = None;
         }
         tokio::select! {
             changed = mode_rx.changed() => {
@@ -202,11 +262,7 @@ async fn handle(client: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> {
                     break;
                 }
                 if mode_rx.borrow().0 == Mode::Reset {
-                    let client = cr.reunite(cw).expect("halves of one stream");
-                    rst(&client);
-                    let server = sr.reunite(sw).expect("halves of one stream");
-                    rst(&server);
-                    return Ok(());
+                    reset_both!();
                 }
             }
             n = cr.read(&mut cbuf), if client_open => {
@@ -220,15 +276,28 @@ async fn handle(client: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> {
                     let _ = sw.shutdown().await;
                     break;
                 }
+                let chunk = &cbuf[..n];
+                let ends = tally.requests.feed(chunk);
+                if let Mode::DropReplyTo(pattern) = &mode {
+                    if tally.target.is_none() {
+                        if let Some(at) = find(chunk, pattern.as_bytes()) {
+                            if !shared.drop_taken.swap(true, Ordering::SeqCst) {
+                                let before = ends.iter().filter(|&&e| e <= at).count();
+                                tally.target = Some(tally.requests_done + before);
+                            }
+                        }
+                    }
+                }
+                tally.requests_done += ends.len();
                 match mode {
                     Mode::Blackhole => {}
                     Mode::Latency(ms) => {
                         tokio::time::sleep(Duration::from_millis(ms)).await;
                         if mode_rx.borrow().0 != Mode::Reset {
-                            sw.write_all(&cbuf[..n]).await?;
+                            sw.write_all(chunk).await?;
                         }
                     }
-                    _ => sw.write_all(&cbuf[..n]).await?,
+                    _ => sw.write_all(chunk).await?,
                 }
             }
             n = sr.read(&mut sbuf), if server_open => {
@@ -243,44 +312,55 @@ async fn handle(client: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> {
                     rst(&client);
                     return Ok(());
                 }
+                let chunk = &sbuf[..n];
+                let ends = tally.replies.feed(chunk);
+                let done_before = tally.replies_done;
+                tally.replies_done += ends.len();
+                // Where in this chunk to cut (forward bytes before it, swallow the rest).
+                let mut cut: Option<usize> = None;
+                match &mode {
+                    Mode::DropReplyAfter(_) => {
+                        let mut left = shared.replies_left.lock().unwrap();
+                        let l = left.unwrap_or(0);
+                        if ends.len() > l {
+                            cut = Some(if l == 0 { 0 } else { ends[l - 1] });
+                        } else {
+                            *left = Some(l - ends.len());
+                        }
+                    }
+                    Mode::DropReplyTo(_) => {
+                        if let Some(t) = tally.target {
+                            if t < done_before + ends.len() {
+                                let k = t - done_before;
+                                cut = Some(if k == 0 { 0 } else { ends[k - 1] });
+                            }
+                        }
+                    }
+                    Mode::DropReplyContaining(pattern) => {
+                        if let Some(at) = find(chunk, pattern.as_bytes()) {
+                            if !shared.drop_taken.swap(true, Ordering::SeqCst) {
+                                let k = ends.iter().filter(|&&e| e <= at).count();
+                                cut = Some(if k == 0 { 0 } else { ends[k - 1] });
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+                if let Some(upto) = cut {
+                    if upto > 0 {
+                        cw.write_all(&chunk[..upto]).await?;
+                    }
+                    shared.dropped_replies.fetch_add(1, Ordering::SeqCst);
+                    shared.set(Mode::Pass);
+                    reset_both!();
+                }
                 match mode {
                     Mode::Blackhole => {}
                     Mode::Latency(ms) => {
                         tokio::time::sleep(Duration::from_millis(ms)).await;
-                        cw.write_all(&sbuf[..n]).await?;
+                        cw.write_all(chunk).await?;
                     }
-                    Mode::DropReplyAfter(_) => {
-                        let ends = counter.feed(&sbuf[..n]);
-                        let mut left = shared.replies_left.lock().unwrap().unwrap_or(0);
-                        let forward_to = if ends.len() <= left {
-                            left -= ends.len();
-                            *shared.replies_left.lock().unwrap() = Some(left);
-                            None
-                        } else {
-                            Some(if left == 0 { 0 } else { ends[left - 1] })
-                        };
-                        match forward_to {
-                            None => cw.write_all(&sbuf[..n]).await?,
-                            Some(upto) => {
-                                if upto > 0 {
-                                    cw.write_all(&sbuf[..upto]).await?;
-                                }
-                                shared.dropped_replies.fetch_add(1, Ordering::SeqCst);
-                                // Back to pass for everyone, then cut this connection.
-                                *shared.replies_left.lock().unwrap() = None;
-                                shared.mode.send_modify(|(m, gen)| {
-                                    *m = Mode::Pass;
-                                    *gen += 1;
-                                });
-                                let client = cr.reunite(cw).expect("halves of one stream");
-                                rst(&client);
-                                let server = sr.reunite(sw).expect("halves of one stream");
-                                rst(&server);
-                                return Ok(());
-                            }
-                        }
-                    }
-                    _ => cw.write_all(&sbuf[..n]).await?,
+                    _ => cw.write_all(chunk).await?,
                 }
             }
         }
