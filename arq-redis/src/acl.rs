@@ -200,10 +200,10 @@ pub(crate) fn permission_denied(
     let named = named_command(&reply);
     match call {
         Call::Command { name, keys } => {
+            // Whether Redis refused the command or one of its keys, the key says which
+            // pattern the user would need.
             denied.command = named.unwrap_or_else(|| name.to_uppercase());
-            if !reply_is_about_the_command(&reply) {
-                denied.keys = keys.iter().map(|k| (*k).to_owned()).collect();
-            }
+            denied.keys = keys.iter().map(|k| (*k).to_owned()).collect();
         }
         Call::Script { script, keys, args } => {
             let name = script_name(script);
@@ -248,11 +248,6 @@ fn named_command(reply: &str) -> Option<String> {
     let (_, rest) = reply.split_once("to run the '")?;
     let (cmd, _) = rest.split_once('\'')?;
     Some(cmd.to_uppercase())
-}
-
-/// Whether the reply refuses the command itself (not one of its keys).
-fn reply_is_about_the_command(reply: &str) -> bool {
-    named_command(reply).is_some()
 }
 
 /// The line a script refusal happened on: `… on @user_script:16.` -> 16.
@@ -359,7 +354,10 @@ fn resolve_depth(
     depth: usize,
 ) -> String {
     let index = |part: &str, table: &str| -> Option<usize> {
-        let inner = part.strip_prefix(table)?.strip_prefix('[')?.strip_suffix(']')?;
+        let inner = part
+            .strip_prefix(table)?
+            .strip_prefix('[')?
+            .strip_suffix(']')?;
         inner.trim().parse::<usize>().ok().filter(|i| *i > 0)
     };
     expr.split("..")
@@ -440,7 +438,9 @@ mod tests {
 
     #[test]
     fn top_level_refusals_name_the_command_and_key() {
-        let e = reply("NOPERM this user has no permissions to access one of the keys used as arguments");
+        let e = reply(
+            "NOPERM this user has no permissions to access one of the keys used as arguments",
+        );
         let p = permission_denied(
             &e,
             "c1",
@@ -518,7 +518,9 @@ mod tests {
         assert_eq!((p.command.as_str(), p.keys.len()), ("TIME", 0));
 
         // EVALSHA refused a declared key: every declared key is named.
-        let top = reply("NOPERM this user has no permissions to access one of the keys used as arguments");
+        let top = reply(
+            "NOPERM this user has no permissions to access one of the keys used as arguments",
+        );
         let p = permission_denied(&top, "c1", call).unwrap();
         assert_eq!(
             p.to_string(),
@@ -555,11 +557,20 @@ mod tests {
     fn helpers() {
         assert_eq!(
             split_args("'SET', KEYS[1], string.format('%d', now), 'PX', ARGV[4])"),
-            ["'SET'", "KEYS[1]", "string.format('%d', now)", "'PX'", "ARGV[4]"]
+            [
+                "'SET'",
+                "KEYS[1]",
+                "string.format('%d', now)",
+                "'PX'",
+                "ARGV[4]"
+            ]
         );
         assert_eq!(script_line("x script: abc, on @user_script:42."), Some(42));
         assert_eq!(script_line("NOPERM nothing"), None);
-        assert_eq!(script_name(&Script::from_lua("-- enqueue: add\n")), "enqueue");
+        assert_eq!(
+            script_name(&Script::from_lua("-- enqueue: add\n")),
+            "enqueue"
+        );
         let anonymous = Script::from_lua("return 1");
         assert_eq!(script_name(&anonymous), anonymous.sha1().to_string());
         assert_eq!(arg_strings(&Value::Null), Vec::<String>::new());

@@ -268,6 +268,7 @@ pub(crate) async fn connect(settings: &RedisSettings) -> Result<fred::clients::P
             }
             Err(e) if attempt < settings.conn_retries => {
                 attempt += 1;
+                let e = explain_connect_error(settings, &e);
                 tracing::warn!(
                     "connecting to redis at {}:{} failed ({e}), retrying in {:?} ({attempt}/{})",
                     settings.host,
@@ -280,6 +281,7 @@ pub(crate) async fn connect(settings: &RedisSettings) -> Result<fred::clients::P
             }
             Err(e) => {
                 let _ = pool.quit().await;
+                let e = explain_connect_error(settings, &e);
                 return Err(Error::backend(format!(
                     "could not connect to redis at {}:{} after {} attempts: {e}",
                     settings.host,
@@ -289,6 +291,59 @@ pub(crate) async fn connect(settings: &RedisSettings) -> Result<fred::clients::P
             }
         }
     }
+}
+
+/// A connection failure in words, with what to do about it when the cause is a common one
+/// (an untrusted or misnamed certificate, TLS on one side only); else fred's error as it is.
+fn explain_connect_error(settings: &RedisSettings, e: &fred::error::Error) -> String {
+    let raw = e.to_string();
+    let cert = |why: String| format!("TLS certificate verification failed: {why} ({raw})");
+    if raw.contains("NotValidForName") {
+        return cert(format!(
+            "the server's certificate is not valid for {:?}; connect with a host name the \
+             certificate lists, or add this one to its subjectAltName",
+            settings.host
+        ));
+    }
+    if ["UnknownIssuer", "BadSignature", "UnknownCA"]
+        .iter()
+        .any(|c| raw.contains(c))
+    {
+        let trusted = match &settings.ssl_ca_certs {
+            Some(path) => format!("the CA in ssl_ca_certs ({})", path.display()),
+            None => "the system's root CAs (set ssl_ca_certs to your CA's PEM file)".to_owned(),
+        };
+        return cert(format!(
+            "the server's certificate is not signed by {trusted}"
+        ));
+    }
+    if raw.contains("Expired") || raw.contains("NotValidYet") {
+        return cert("the server's certificate is expired or not yet valid".to_owned());
+    }
+    if raw.contains("InvalidCertificate") {
+        return cert("the server's certificate was rejected".to_owned());
+    }
+    let reset = [
+        "ConnectionReset",
+        "UnexpectedEof",
+        "BrokenPipe",
+        "Connection reset",
+    ]
+    .iter()
+    .any(|c| raw.contains(c));
+    if reset && !settings.ssl {
+        return format!(
+            "the server closed the connection ({raw}); if it accepts only TLS, connect with \
+             rediss://"
+        );
+    }
+    if settings.ssl && (raw.contains("InvalidContentType") || raw.contains("CorruptMessage")) {
+        return format!(
+            "the server did not answer with TLS ({raw}); if it accepts only plain TCP, connect \
+             with redis://"
+        );
+    }
+    raw
 }
 
 /// The URL with its password replaced by `***`, for error messages.
@@ -401,5 +456,45 @@ mod tests {
         }
         let err = RedisSettings::default().key_prefix("a b").key_layout();
         assert!(err.is_err());
+    }
+
+    #[test]
+    fn connect_errors_say_what_to_do() {
+        use fred::error::{Error as FredError, ErrorKind};
+        let io = |s: &str| FredError::new(ErrorKind::IO, s.to_owned());
+        let tls = RedisSettings::from_url("rediss://127.0.0.1:1").unwrap();
+        let text = explain_connect_error(
+            &tls,
+            &io(
+                "Custom { kind: InvalidData, error: InvalidCertificate(NotValidForNameContext \
+                 { expected: IpAddress(..), presented: [..] }) }",
+            ),
+        );
+        assert!(
+            text.starts_with("TLS certificate verification failed: "),
+            "{text}"
+        );
+        assert!(text.contains("not valid for \"127.0.0.1\""), "{text}");
+        let text = explain_connect_error(&tls, &io("InvalidCertificate(UnknownIssuer)"));
+        assert!(text.contains("system's root CAs"), "{text}");
+        let with_ca = RedisSettings {
+            ssl_ca_certs: Some("/etc/ca.pem".into()),
+            ..tls.clone()
+        };
+        let text = explain_connect_error(&with_ca, &io("InvalidCertificate(BadSignature)"));
+        assert!(
+            text.contains("not signed by the CA in ssl_ca_certs (/etc/ca.pem)"),
+            "{text}"
+        );
+        let plain = RedisSettings::from_url("redis://127.0.0.1:1").unwrap();
+        let text = explain_connect_error(&plain, &io("Os { code: 104, kind: ConnectionReset }"));
+        assert!(text.contains("connect with rediss://"), "{text}");
+        let text = explain_connect_error(
+            &tls,
+            &io("received corrupt message of type InvalidContentType"),
+        );
+        assert!(text.contains("connect with redis://"), "{text}");
+        let other = io("Connection refused");
+        assert_eq!(explain_connect_error(&plain, &other), other.to_string());
     }
 }

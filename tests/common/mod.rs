@@ -155,17 +155,20 @@ pub struct TestCerts {
 
 impl TestCerts {
     pub fn generate() -> Self {
+        Self::generate_with_san("DNS:localhost,IP:127.0.0.1")
+    }
+
+    /// A fresh CA and a server certificate (CN `localhost`) whose subjectAltName is `san`,
+    /// e.g. `DNS:localhost` for one that does not cover 127.0.0.1.
+    pub fn generate_with_san(san: &str) -> Self {
+        let n = NEXT_SERVER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!(
-            "arq-test-certs-{}-{}",
+            "arq-test-certs-{}-{n}-{}",
             std::process::id(),
             free_port()
         ));
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(
-            dir.join("ext.cnf"),
-            "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
-        )
-        .unwrap();
+        std::fs::write(dir.join("ext.cnf"), format!("subjectAltName={san}\n")).unwrap();
         let steps: [&[&str]; 3] = [
             &[
                 "req",
