@@ -735,3 +735,77 @@ async fn one_workers_shutdown_keeps_the_others_health_record() {
         .unwrap();
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[tokio::test]
+async fn an_enqueue_wakes_an_idle_worker_without_waiting_for_its_poll() {
+    let redis = TestRedis::start();
+    let pool = redis.pool().await;
+    // A 30 s poll: without a push wake-up the job would wait for it.
+    let (stop, run) = spawn_worker(
+        &pool,
+        fast_settings()
+            .functions([sleep_ms::FUNCTION])
+            .poll_delay(Duration::from_secs(30)),
+    );
+    // Let the worker make its first (empty) poll and go idle.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let job = sleep_ms::enqueue(&pool, 0).await.unwrap();
+    let done: u64 = job
+        .result(Duration::from_secs(10))
+        .await
+        .expect("the idle worker was woken by the enqueue");
+    assert_eq!(done, 0);
+    // A deferred job publishes nothing: it is found by polling when due.
+    stop.shutdown();
+    run.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn finished_jobs_are_announced_and_outcomes_are_stored_in_batches() {
+    let redis = TestRedis::start();
+    let pool = redis.pool().await;
+    let raw = redis.raw().await;
+    // Listen on the queue's finished channel, as waiting clients do.
+    let sub = Builder::from_config(Config::from_url(&redis.url()).unwrap())
+        .with_performance_config(|p| p.broadcast_channel_capacity = 4096)
+        .build()
+        .unwrap();
+    sub.init().await.unwrap();
+    let mut messages = sub.message_rx();
+    sub.subscribe("arq:queue:finished").await.unwrap();
+    let commands = |info: String| -> u64 {
+        info.lines()
+            .find_map(|l| l.strip_prefix("cmdstat_evalsha:calls="))
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    let mut ids = std::collections::HashSet::new();
+    for i in 0..300u64 {
+        let job = sleep_ms::enqueue(&pool, 0).job_id(format!("b{i}")).await.unwrap();
+        ids.insert(job.id().to_owned());
+    }
+    let before = commands(raw.info(Some(fred::types::InfoKind::CommandStats)).await.unwrap());
+    burst(&pool, fast_settings().functions([sleep_ms::FUNCTION]).max_jobs(100)).await;
+    let after = commands(raw.info(Some(fred::types::InfoKind::CommandStats)).await.unwrap());
+    // Unbatched, every job costs a finish call plus its share of claims (> 300 calls).
+    let calls = after - before;
+    assert!(
+        calls < 300,
+        "{calls} script calls for 300 jobs: claims and finishes are not batched"
+    );
+    let mut announced = std::collections::HashSet::new();
+    while announced.len() < ids.len() {
+        let m = tokio::time::timeout(Duration::from_secs(5), messages.recv())
+            .await
+            .expect("every finished job is announced")
+            .unwrap();
+        announced.insert(m.value.as_string().unwrap());
+    }
+    assert_eq!(announced, ids);
+    let stored: usize = raw
+        .exists(ids.iter().map(|id| format!("arq:result:{id}")).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    assert_eq!(stored, ids.len(), "every result stored");
+}

@@ -172,6 +172,20 @@ pub struct HeartbeatReply {
     pub generation: String,
 }
 
+/// Push notifications a backend can deliver (see [`Backend::watch`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Watch {
+    /// A job became due on this queue (enqueued by this crate's client with no deferral);
+    /// the message is empty. Idle workers claim at once instead of at their next poll.
+    Enqueued(String),
+    /// A job of this queue finished (its outcome was stored by this crate's worker); the
+    /// message is the job id. Waiting `Job::result` calls read the result at once.
+    Finished(String),
+}
+
+/// A callback for [`Backend::watch`] messages.
+pub type OnMessage = std::sync::Arc<dyn Fn(&[u8]) + Send + Sync>;
+
 /// How many shutdown releases of one job give its try back; later ones count (so a job that
 /// somehow brings every worker down at shutdown still runs out of tries).
 pub const FREE_RELEASES: u32 = 3;
@@ -253,6 +267,32 @@ pub trait Backend: Send + Sync + 'static {
     /// the main runtime can't starve lease renewals. The default shares `self`.
     fn standalone(&self) -> BoxFuture<'_, Result<std::sync::Arc<dyn Backend>>> {
         Box::pin(async { Err(crate::Error::Config("no standalone connection".into())) })
+    }
+
+    /// Subscribes to push notifications: `on_message` is called for each one until `stop` is
+    /// cancelled. Resolves once the subscription is live, so nothing published after it
+    /// returns is missed. Notifications are a shortcut, never the only way: jobs enqueued by
+    /// Python arq publish nothing and are found by polling. The default has none (an error).
+    fn watch<'a>(
+        &'a self,
+        what: &'a Watch,
+        on_message: OnMessage,
+        stop: tokio_util::sync::CancellationToken,
+    ) -> BoxFuture<'a, Result<()>> {
+        let _ = (what, on_message, stop);
+        Box::pin(async { Err(crate::Error::Config("no push notifications".into())) })
+    }
+
+    /// Finishes several jobs in one step (see [`Backend::finish`]); one flag per request. The
+    /// default finishes them one by one.
+    fn finish_many<'a>(&'a self, reqs: &'a [FinishRequest]) -> BoxFuture<'a, Result<Vec<bool>>> {
+        Box::pin(async move {
+            let mut out = Vec::with_capacity(reqs.len());
+            for r in reqs {
+                out.push(self.finish(r).await?);
+            }
+            Ok(out)
+        })
     }
 
     /// Warnings about the server's configuration for a job queue (eviction policy,

@@ -22,6 +22,7 @@ pub struct Pool {
     backend: Arc<dyn Backend>,
     codec: Arc<dyn Codec>,
     default_queue: Arc<str>,
+    results: Arc<crate::result_watch::ResultWatch>,
 }
 
 impl std::fmt::Debug for Pool {
@@ -40,6 +41,7 @@ impl Pool {
             backend,
             codec: Arc::new(MsgpackCodec),
             default_queue: DEFAULT_QUEUE_NAME.into(),
+            results: Arc::default(),
         }
     }
 
@@ -707,6 +709,12 @@ impl<T> Job<T> {
     async fn wait_record(&self, timeout: Option<Duration>) -> Result<ResultRecord> {
         let started = Instant::now();
         let mut delay = RESULT_POLL_MIN;
+        // Woken as soon as a worker of this crate stores the outcome; polling covers the rest.
+        let waiting = self
+            .pool
+            .results
+            .wait_for(&*self.pool.backend, &self.queue, &self.id)
+            .await;
         loop {
             let (raw, score) = self
                 .pool
@@ -733,7 +741,10 @@ impl<T> Job<T> {
                 }
                 sleep = sleep.min(t - elapsed);
             }
-            tokio::time::sleep(sleep).await;
+            tokio::select! {
+                _ = tokio::time::sleep(sleep) => {}
+                _ = waiting.notified() => {}
+            }
             delay = (delay * 2).min(RESULT_POLL_MAX);
         }
     }

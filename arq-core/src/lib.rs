@@ -15,6 +15,7 @@ mod ctx;
 mod error;
 mod failpoint;
 mod function;
+mod result_watch;
 mod time;
 mod value;
 mod wire;

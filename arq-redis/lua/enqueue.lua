@@ -5,7 +5,8 @@
 -- KEYS[1] job key, KEYS[2] result key, KEYS[3] queue, KEYS[4] abort set, KEYS[5] retry key
 -- ARGV[1] job id, ARGV[2] payload, ARGV[3] defer mode: 'n' now, 'b' by ms, 'a' at ms,
 -- ARGV[4] defer value (ms), ARGV[5] job key TTL in ms, or '' for arq's default,
--- ARGV[6] '1' to replace an existing result (re-running a finished job) instead of refusing
+-- ARGV[6] '1' to replace an existing result (re-running a finished job) instead of refusing,
+-- ARGV[7] channel to publish on when the job is due at once, waking idle workers ('' none)
 -- A job key holding exactly this payload means this very request was applied before (a replay
 -- after a lost reply: the payload carries the client's enqueue time), which is reported as
 -- added, so a retried enqueue never reports its own job as a duplicate.
@@ -45,4 +46,8 @@ end
 redis.call('PSETEX', KEYS[1], string.format('%d', expires), ARGV[2])
 redis.call('ZADD', KEYS[3], string.format('%d', score), ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
+if ARGV[7] ~= '' and score <= now then
+  -- pcall: a user without rights on the channel still enqueues (workers then poll)
+  redis.pcall('PUBLISH', ARGV[7], '')
+end
 return {1, score}

@@ -1,30 +1,43 @@
--- finish: store a job's result and remove the job (Python arq's finish_job /
--- finish_failed_job MULTI), fenced: a worker whose token was replaced writes nothing.
--- KEYS[1] in-progress, KEYS[2] job, KEYS[3] retry, KEYS[4] result, KEYS[5] queue, KEYS[6] abort
--- ARGV[1] job id, ARGV[2] token, ARGV[3] result payload ('' stores none),
--- ARGV[4] result TTL ms ('' keeps it forever), ARGV[5] keep the in-progress key this many
--- ms instead of deleting it ('' deletes it)
--- returns 1 when written, 0 when fenced out
-local cur = redis.call('GET', KEYS[1])
-if cur ~= ARGV[2] then
+-- finish: store jobs' results and remove the jobs (Python arq's finish_job /
+-- finish_failed_job MULTI), for one job or a batch, each fenced: a worker whose token was
+-- replaced writes nothing for that job. Each finished job's id is published on its queue's
+-- finished channel, waking clients waiting for its result.
+-- Per job i (0-based), KEYS[6i+1..6i+6]: in-progress, job, retry, result, queue, abort;
+-- ARGV[6i+1..6i+6]: job id, token, result payload ('' stores none), result TTL ms ('' keeps
+-- it forever), keep the in-progress key this many ms instead of deleting it ('' deletes it),
+-- channel to publish the id on ('' publishes nothing)
+-- returns one flag per job: 1 when written, 0 when fenced out
+local out = {}
+for i = 0, #KEYS / 6 - 1 do
+  local k, a = i * 6, i * 6
+  local ip, job = KEYS[k + 1], KEYS[k + 2]
+  local id, token = ARGV[a + 1], ARGV[a + 2]
+  local cur = redis.call('GET', ip)
   -- Another holder, or the lease lapsed and the job is gone: not ours to finish.
-  if cur or redis.call('EXISTS', KEYS[2]) == 0 then
-    return 0
-  end
-end
-if ARGV[3] ~= '' then
-  if ARGV[4] == '' then
-    redis.call('SET', KEYS[4], ARGV[3])
+  if cur ~= token and (cur or redis.call('EXISTS', job) == 0) then
+    out[#out + 1] = 0
   else
-    redis.call('SET', KEYS[4], ARGV[3], 'PX', ARGV[4])
+    local payload, ttl = ARGV[a + 3], ARGV[a + 4]
+    if payload ~= '' then
+      if ttl == '' then
+        redis.call('SET', KEYS[k + 4], payload)
+      else
+        redis.call('SET', KEYS[k + 4], payload, 'PX', ttl)
+      end
+    end
+    redis.call('ZREM', KEYS[k + 6], id)
+    redis.call('ZREM', KEYS[k + 5], id)
+    if ARGV[a + 5] ~= '' then
+      redis.call('PEXPIRE', ip, ARGV[a + 5])
+      redis.call('DEL', KEYS[k + 3], job)
+    else
+      redis.call('DEL', ip, KEYS[k + 3], job)
+    end
+    if ARGV[a + 6] ~= '' then
+      -- pcall: a user without rights on the channel still finishes (clients then poll)
+      redis.pcall('PUBLISH', ARGV[a + 6], id)
+    end
+    out[#out + 1] = 1
   end
 end
-redis.call('ZREM', KEYS[6], ARGV[1])
-redis.call('ZREM', KEYS[5], ARGV[1])
-if ARGV[5] ~= '' then
-  redis.call('PEXPIRE', KEYS[1], ARGV[5])
-  redis.call('DEL', KEYS[3], KEYS[2])
-else
-  redis.call('DEL', KEYS[1], KEYS[3], KEYS[2])
-end
-return 1
+return out

@@ -5,8 +5,8 @@ use crate::scripts::scripts;
 use crate::settings::{connect, RedisSettings};
 use arq_core::backend::{
     AbortOutcome, AbortRequest, Backend, BoxFuture, ClaimRequest, ClaimedJob, Defer,
-    EnqueueRequest, FinishRequest, Heartbeat, HeartbeatReply, QueueEntry, QueuePage, QueueStats, RawStatus, ResultScan,
-    RetryRequest,
+    EnqueueRequest, FinishRequest, Heartbeat, HeartbeatReply, OnMessage, QueueEntry, QueuePage, QueueStats, RawStatus, ResultScan,
+    RetryRequest, Watch,
 };
 use arq_core::backend::FREE_RELEASES;
 use arq_core::backend::{CronEnqueueReply, CronEnqueueRequest, CronTickOutcome};
@@ -192,6 +192,7 @@ impl Backend for RedisBackend {
                     .unwrap_or_default()
                     .into(),
                 if req.replace_result { "1" } else { "0" }.into(),
+                self.keys.enqueued_channel(&req.queue).into(),
             ];
             let reply: RValue = self
                 .eval_raw(&scripts().enqueue, keys, args)
@@ -373,24 +374,63 @@ impl Backend for RedisBackend {
 
     fn finish<'a>(&'a self, req: &'a FinishRequest) -> BoxFuture<'a, Result<bool>> {
         Box::pin(async move {
-            let id = &req.job_id;
-            let keys = vec![
-                self.keys.in_progress(id),
-                self.keys.job(id),
-                self.keys.retry(id),
-                self.keys.result(id),
-                self.keys.queue(&req.queue).to_owned(),
-                self.keys.abort().to_owned(),
-            ];
-            let args: Vec<RValue> = vec![
-                id.as_str().into(),
-                req.token.as_str().into(),
-                optional_bytes(req.result.as_deref()),
-                optional_ms(req.keep_result_ms),
-                optional_ms(req.keep_in_progress_ms),
-            ];
-            let n: i64 = self.eval(&scripts().finish, keys, args).await?;
-            Ok(n == 1)
+            let done = self.finish_many(std::slice::from_ref(req)).await?;
+            Ok(done.first() == Some(&true))
+        })
+    }
+
+    fn finish_many<'a>(&'a self, reqs: &'a [FinishRequest]) -> BoxFuture<'a, Result<Vec<bool>>> {
+        Box::pin(async move {
+            if reqs.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut keys = Vec::with_capacity(6 * reqs.len());
+            let mut args: Vec<RValue> = Vec::with_capacity(6 * reqs.len());
+            for req in reqs {
+                let id = &req.job_id;
+                keys.push(self.keys.in_progress(id));
+                keys.push(self.keys.job(id));
+                keys.push(self.keys.retry(id));
+                keys.push(self.keys.result(id));
+                keys.push(self.keys.queue(&req.queue).to_owned());
+                keys.push(self.keys.abort().to_owned());
+                args.push(id.as_str().into());
+                args.push(req.token.as_str().into());
+                args.push(optional_bytes(req.result.as_deref()));
+                args.push(optional_ms(req.keep_result_ms));
+                args.push(optional_ms(req.keep_in_progress_ms));
+                args.push(self.keys.finished_channel(&req.queue).into());
+            }
+            let reply: RValue = self.eval(&scripts().finish, keys, args).await?;
+            let flags: Vec<bool> = array(reply, "finish")?
+                .iter()
+                .map(|v| int_of(v) == Some(1))
+                .collect();
+            if flags.len() != reqs.len() {
+                return Err(protocol("finish: flag count"));
+            }
+            Ok(flags)
+        })
+    }
+
+    fn watch<'a>(
+        &'a self,
+        what: &'a Watch,
+        on_message: OnMessage,
+        stop: tokio_util::sync::CancellationToken,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let Some(settings) = &self.settings else {
+                return Err(Error::Config(
+                    "this backend was built from a pool; it has no settings to subscribe with"
+                        .into(),
+                ));
+            };
+            let channel = match what {
+                Watch::Enqueued(q) => self.keys.enqueued_channel(q),
+                Watch::Finished(q) => self.keys.finished_channel(q),
+            };
+            crate::pubsub::subscribe(settings, channel, on_message, stop).await
         })
     }
 

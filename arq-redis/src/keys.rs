@@ -181,6 +181,18 @@ impl KeyLayout {
     pub fn cron_tick(&self, job_id: &str) -> String {
         format!("{}{job_id}", self.cron_tick)
     }
+
+    /// `<queue>:enqueued`: the pub/sub channel an enqueue of a due job publishes on, waking
+    /// idle workers of the queue.
+    pub fn enqueued_channel(&self, queue: &str) -> String {
+        format!("{queue}:enqueued")
+    }
+
+    /// `<queue>:finished`: the pub/sub channel a worker publishes each finished job's id on,
+    /// waking clients waiting for its result.
+    pub fn finished_channel(&self, queue: &str) -> String {
+        format!("{queue}:finished")
+    }
 }
 
 /// Checks a tenant prefix (see [`KeyLayout::prefixed`]).

@@ -9,6 +9,7 @@
 mod acl;
 mod backend;
 mod keys;
+mod pubsub;
 mod scripts;
 mod settings;
 

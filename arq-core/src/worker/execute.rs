@@ -39,6 +39,8 @@ pub(crate) struct JobRunner {
     pub(crate) counters: Arc<Counters>,
     /// Cancelled when shutdown stops waiting for running jobs.
     pub(crate) cancel: CancellationToken,
+    /// Stores outcomes in batches.
+    pub(crate) finisher: super::finisher::Finisher,
 }
 
 /// A claimed job, checked and ready to run.
@@ -469,7 +471,7 @@ impl JobRunner {
             keep_in_progress_ms: crate::cron::keep_in_progress_ms(f),
         };
         self.with_retries("finish", &claimed.job_id, || async {
-            self.pool.backend().finish(&req).await
+            self.finisher.finish(req.clone()).await
         })
         .await;
     }

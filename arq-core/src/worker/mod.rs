@@ -6,12 +6,13 @@
 //! token the claim wrote, so a worker that lost a job can never overwrite its successor.
 
 mod execute;
+mod finisher;
 mod heartbeat;
 mod settings;
 
 pub use settings::WorkerSettings;
 
-use crate::backend::ClaimRequest;
+use crate::backend::{ClaimRequest, Watch};
 use crate::{failpoint, Error, Function, Pool, Result, State};
 use execute::{JobRunner, Prepared};
 use heartbeat::{Held, HeldJobs};
@@ -169,6 +170,7 @@ impl Worker {
         }
         let state = Arc::new(state);
         let counters = Arc::new(Counters::default());
+        let (finisher, finisher_task) = finisher::Finisher::spawn(pool.clone());
         let runner = Arc::new(JobRunner {
             pool: pool.clone(),
             queue: queue.clone(),
@@ -177,6 +179,7 @@ impl Worker {
             state: state.clone(),
             counters: counters.clone(),
             cancel: hard_cancel.clone(),
+            finisher,
         });
         let health_key = settings
             .health_check_key
@@ -195,6 +198,27 @@ impl Worker {
         )
         .map_err(|e| Error::Config(format!("could not start the heartbeat thread: {e}")))?;
         let slot_freed = Arc::new(Notify::new());
+        // Push wake-ups: an enqueue by this crate's client wakes an idle worker at once; jobs
+        // from Python clients and deferred jobs are found by polling.
+        let enqueued = Arc::new(Notify::new());
+        let watch_stop = CancellationToken::new();
+        let wake = enqueued.clone();
+        match pool
+            .backend()
+            .watch(
+                &Watch::Enqueued(queue.clone()),
+                Arc::new(move |_| wake.notify_one()),
+                watch_stop.clone(),
+            )
+            .await
+        {
+            Ok(()) => tracing::debug!(queue = %queue, "push wake-ups on"),
+            Err(e) => tracing::info!(
+                queue = %queue,
+                "no push wake-ups ({e}); polling every {:?}",
+                settings.poll_delay
+            ),
+        }
         let tracker = TaskTracker::new();
         let token_prefix = uuid::Uuid::new_v4().simple().to_string()[..16].to_owned();
         let lease_ms = crate::time::duration_ms(settings.lease);
@@ -337,6 +361,7 @@ impl Worker {
                 _ = tokio::time::sleep(wait) => {}
                 _ = stop.cancelled() => {}
                 _ = slot_freed.notified(), if backlog => {}
+                _ = enqueued.notified() => {}
             }
         }
 
@@ -377,6 +402,7 @@ impl Worker {
         }
         tracker.wait().await;
         hard_cancel.cancel(); // ends the signal listener
+        watch_stop.cancel();
         heartbeat_stop.cancel();
         let _ = tokio::task::spawn_blocking(move || heartbeat.join()).await;
         if let Err(e) = pool
@@ -387,6 +413,7 @@ impl Worker {
             tracing::warn!("removing the health check failed: {e}");
         }
         drop(runner);
+        let _ = finisher_task.await;
         if let Some(h) = &settings.on_shutdown {
             let state = Arc::try_unwrap(state).unwrap_or_else(|shared| (*shared).clone());
             h(state).await;
