@@ -557,10 +557,9 @@ async fn connecting_without_ping_names_the_missing_permission() {
     );
 }
 
-/// Once `RedisBackend` maps its errors through `arq_redis::acl`, every refusal names the user,
+/// `RedisBackend` maps its errors through `arq_redis::acl`: every refusal names the user,
 /// the command and the key. Scripts are named with their line.
 #[tokio::test]
-#[ignore = "until arq-redis/src/backend.rs maps fred errors through crate::acl"]
 async fn permission_errors_name_user_command_and_key() {
     let redis = TestRedis::start();
     let admin = redis.raw().await;

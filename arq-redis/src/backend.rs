@@ -148,7 +148,7 @@ impl RedisBackend {
         A: TryInto<MultipleValues> + Send,
         A::Error: Into<fred::error::Error> + Send,
     {
-        self.eval_raw(script, keys, args).await.map_err(err)
+        self.eval_raw(script, keys, args).await.map_err(|(_, e)| e)
     }
 
     async fn eval_raw<R, K, A>(
@@ -156,14 +156,26 @@ impl RedisBackend {
         script: &Script,
         keys: K,
         args: A,
-    ) -> std::result::Result<R, fred::error::Error>
+    ) -> std::result::Result<R, (fred::error::Error, Error)>
     where
         R: FromValue,
         K: Into<MultipleKeys> + Send,
         A: TryInto<MultipleValues> + Send,
         A::Error: Into<fred::error::Error> + Send,
     {
-        script.evalsha_with_reload(self.pool.next(), keys, args).await
+        let client = self.pool.next();
+        let keys: MultipleKeys = keys.into();
+        let args: MultipleValues = args.try_into().map_err(|e| {
+            let e: fred::error::Error = e.into();
+            (e.clone(), err(e))
+        })?;
+        script
+            .evalsha_with_reload(client, keys.clone(), args.clone())
+            .await
+            .map_err(|e| {
+                let mapped = crate::acl::script_error(e.clone(), client, script, &keys, &args);
+                (e, mapped)
+            })
     }
 }
 
@@ -197,8 +209,8 @@ impl Backend for RedisBackend {
             let reply: RValue = self
                 .eval_raw(&scripts().enqueue, keys, args)
                 .await
-                .map_err(|e| {
-                    if maybe_applied(&e) {
+                .map_err(|(e, mapped)| {
+                    if maybe_applied(&e) && !crate::acl::is_permission_error(&e) {
                         Error::OutcomeUnknown(format!(
                             "enqueue of job {} may or may not have been applied ({e}); \
                              enqueueing it again with the same id is safe: a repeat of a job \
@@ -206,7 +218,7 @@ impl Backend for RedisBackend {
                             req.job_id
                         ))
                     } else {
-                        err(e)
+                        mapped
                     }
                 })?;
             let reply = array(reply, "enqueue")?;
@@ -321,7 +333,11 @@ impl Backend for RedisBackend {
 
     fn config_warnings(&self) -> BoxFuture<'_, Result<Vec<String>>> {
         Box::pin(async move {
-            let info: String = self.pool.info(None).await.map_err(err)?;
+            let info: String = self
+                .pool
+                .info(None)
+                .await
+                .map_err(|e| crate::acl::command_error(e, self.pool.next(), "INFO", &[]))?;
             let field = |name: &str| {
                 info.lines()
                     .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
@@ -757,7 +773,12 @@ impl Backend for RedisBackend {
 
     fn get_job<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, Result<Option<Bytes>>> {
         Box::pin(async move {
-            let v: RValue = self.pool.get(self.keys.job(job_id)).await.map_err(err)?;
+            let key = self.keys.job(job_id);
+            let v: RValue = self
+                .pool
+                .get(&key)
+                .await
+                .map_err(|e| crate::acl::command_error(e, self.pool.next(), "GET", &[&key]))?;
             Ok(bytes_of(v))
         })
     }
@@ -779,7 +800,11 @@ impl Backend for RedisBackend {
 
     fn queue_size<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<u64>> {
         Box::pin(async move {
-            let n: u64 = self.pool.zcard(self.keys.queue(queue)).await.map_err(err)?;
+            let n: u64 = self
+                .pool
+                .zcard(self.keys.queue(queue))
+                .await
+                .map_err(|e| crate::acl::command_error(e, self.pool.next(), "ZCARD", &[queue]))?;
             Ok(n)
         })
     }
@@ -852,7 +877,11 @@ impl Backend for RedisBackend {
 
     fn describe<'a>(&'a self) -> BoxFuture<'a, Result<String>> {
         Box::pin(async move {
-            let info: String = self.pool.info(None).await.map_err(err)?;
+            let info: String = self
+                .pool
+                .info(None)
+                .await
+                .map_err(|e| crate::acl::command_error(e, self.pool.next(), "INFO", &[]))?;
             let keys: i64 = self.pool.dbsize().await.map_err(err)?;
             let field = |name: &str| {
                 info.lines()
