@@ -115,7 +115,7 @@ async fn pool(conn: &ConnOpt) -> anyhow::Result<Pool> {
     settings.conn_retries = 0;
     Ok(arq::create_pool(settings)
         .await?
-        .with_default_queue(conn.queue.clone()))
+        .with_default_queue(conn.queue_name()))
 }
 
 fn age(now_ms: i64, ms: i64) -> String {
@@ -194,12 +194,12 @@ pub async fn run(cmd: Admin, as_json: bool) -> anyhow::Result<u8> {
         }
         Admin::Info(conn) => {
             let pool = pool(&conn).await?;
-            let s = pool.queue_info(&conn.queue).await?;
-            let health = pool.health_check(&conn.queue).await?;
-            let workers = pool.worker_health(&conn.queue).await?;
+            let s = pool.queue_info(&conn.queue_name()).await?;
+            let health = pool.health_check(&conn.queue_name()).await?;
+            let workers = pool.worker_health(&conn.queue_name()).await?;
             if as_json {
                 print_json(json!({
-                    "queue": conn.queue, "total": s.total, "deferred": s.deferred,
+                    "queue": conn.queue_name(), "total": s.total, "deferred": s.deferred,
                     "in_progress": s.running, "queued": s.total - s.deferred - s.running,
                     "oldest_score": s.oldest_score,
                     "oldest_age_ms": s.oldest_score.map(|o| s.now_ms - o),
@@ -210,7 +210,7 @@ pub async fn run(cmd: Admin, as_json: bool) -> anyhow::Result<u8> {
                         .collect::<Vec<_>>(),
                 }));
             } else {
-                println!("queue:        {}", conn.queue);
+                println!("queue:        {}", conn.queue_name());
                 println!("total:        {}", s.total);
                 println!("queued:       {}", s.total - s.deferred - s.running);
                 println!("deferred:     {}", s.deferred);
@@ -248,7 +248,7 @@ pub async fn run(cmd: Admin, as_json: bool) -> anyhow::Result<u8> {
                 }
             };
             let jobs: Vec<_> = pool
-                .queued_jobs_page(&o.conn.queue, o.offset, o.limit)
+                .queued_jobs_page(&o.conn.queue_name(), o.offset, o.limit)
                 .await?
                 .into_iter()
                 .filter(|j| want.is_none_or(|w| j.status == w))
@@ -364,7 +364,7 @@ pub async fn run(cmd: Admin, as_json: bool) -> anyhow::Result<u8> {
             };
             let mut e = pool
                 .enqueue_job(o.function.clone(), args)
-                .queue_name(o.conn.queue.clone());
+                .queue_name(o.conn.queue_name());
             for (k, v) in kwargs {
                 let Value::Str(k) = k else {
                     bail!("--kwargs keys must be strings")
@@ -401,7 +401,7 @@ pub async fn run(cmd: Admin, as_json: bool) -> anyhow::Result<u8> {
         }
         Admin::Retry(o) => {
             let pool = pool(&o.conn).await?;
-            let job = pool.retry_job(&o.conn.queue, &o.job_id).await?;
+            let job = pool.retry_job(&o.conn.queue_name(), &o.job_id).await?;
             if as_json {
                 print_json(
                     json!({"job_id": job.id(), "queue": job.queue_name(), "enqueued": true}),
@@ -413,7 +413,7 @@ pub async fn run(cmd: Admin, as_json: bool) -> anyhow::Result<u8> {
         }
         Admin::Delete(o) => {
             let pool = pool(&o.conn).await?;
-            let existed = pool.delete_job(&o.conn.queue, &o.job_id).await?;
+            let existed = pool.delete_job(&o.conn.queue_name(), &o.job_id).await?;
             if as_json {
                 print_json(json!({"job_id": o.job_id, "deleted": existed}));
             } else if existed {
@@ -426,10 +426,10 @@ pub async fn run(cmd: Admin, as_json: bool) -> anyhow::Result<u8> {
         Admin::Purge(o) => {
             let pool = pool(&o.conn).await?;
             if !o.yes {
-                let n = pool.queue_size(&o.conn.queue).await?;
+                let n = pool.queue_size(&o.conn.queue_name()).await?;
                 eprint!(
                     "delete up to {n} jobs from {:?}? type 'yes' to go on: ",
-                    o.conn.queue
+                    o.conn.queue_name()
                 );
                 std::io::stderr().flush().ok();
                 let mut line = String::new();
@@ -439,11 +439,11 @@ pub async fn run(cmd: Admin, as_json: bool) -> anyhow::Result<u8> {
                     return Ok(1);
                 }
             }
-            let n = pool.purge_queue(&o.conn.queue).await?;
+            let n = pool.purge_queue(&o.conn.queue_name()).await?;
             if as_json {
-                print_json(json!({"queue": o.conn.queue, "deleted": n}));
+                print_json(json!({"queue": o.conn.queue_name(), "deleted": n}));
             } else {
-                println!("deleted {n} jobs from {}", o.conn.queue);
+                println!("deleted {n} jobs from {}", o.conn.queue_name());
             }
             Ok(0)
         }

@@ -53,14 +53,48 @@ pub enum Command {
 }
 
 /// Where the queue lives.
-#[derive(Debug, Clone, Args)]
+#[derive(Clone, Args)]
 pub struct ConnOpt {
-    /// Redis URL: `redis://[user:pass@]host[:port][/db]`, or `rediss://` for TLS.
+    /// Redis URL: `redis://[user:pass@]host[:port][/db][?key_prefix=t1]`, or `rediss://` for
+    /// TLS.
     #[arg(long, env = "REDIS_URL", default_value = "redis://localhost:6379")]
     pub redis_url: String,
-    /// Queue name.
-    #[arg(long, short = 'q', env = "ARQ_QUEUE", default_value = arq::DEFAULT_QUEUE_NAME)]
-    pub queue: String,
+    /// Queue name [default: `arq:queue`, or `<prefix>:arq:queue` with a `key_prefix`].
+    #[arg(long, short = 'q', env = "ARQ_QUEUE")]
+    pub queue: Option<String>,
+}
+
+impl ConnOpt {
+    /// The queue given, or the default queue of the URL's key layout.
+    pub fn queue_name(&self) -> String {
+        if let Some(q) = &self.queue {
+            return q.clone();
+        }
+        arq::RedisSettings::from_url(&self.redis_url)
+            .and_then(|s| s.key_layout())
+            .map(|k| k.default_queue().to_owned())
+            .unwrap_or_else(|_| arq::DEFAULT_QUEUE_NAME.to_owned())
+    }
+}
+
+impl std::fmt::Debug for ConnOpt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the password of the URL.
+        let url = match arq::RedisSettings::from_url(&self.redis_url) {
+            Ok(s) if s.password.is_some() => match self.redis_url.rsplit_once('@') {
+                Some((creds, rest)) => match creds.rsplit_once(':') {
+                    Some((user, _)) => format!("{user}:***@{rest}"),
+                    None => self.redis_url.clone(),
+                },
+                None => self.redis_url.clone(),
+            },
+            _ => self.redis_url.clone(),
+        };
+        f.debug_struct("ConnOpt")
+            .field("redis_url", &url)
+            .field("queue", &self.queue)
+            .finish()
+    }
 }
 
 /// Options of `run`.
@@ -178,7 +212,7 @@ pub async fn run(opt: Opt, settings: WorkerSettings) -> anyhow::Result<u8> {
         Command::Check(conn) => check(&conn).await,
         Command::Run(r) if r.check => check(&r.conn).await,
         Command::Run(r) => {
-            let mut settings = settings.queue_name(r.conn.queue.clone()).burst(r.burst);
+            let mut settings = settings.queue_name(r.conn.queue_name()).burst(r.burst);
             if let Some(n) = r.max_jobs {
                 settings = settings.max_jobs(n);
             }
@@ -216,7 +250,7 @@ async fn check(conn: &ConnOpt) -> anyhow::Result<u8> {
     let mut redis = arq::RedisSettings::from_url(&conn.redis_url)?;
     redis.conn_retries = 0;
     let pool = arq::create_pool(redis).await?;
-    match pool.health_check(&conn.queue).await? {
+    match pool.health_check(&conn.queue_name()).await? {
         Some(v) if !v.is_empty() => {
             println!("Health check successful: {v}");
             Ok(0)
@@ -225,5 +259,32 @@ async fn check(conn: &ConnOpt) -> anyhow::Result<u8> {
             println!("Health check failed: no health check sentinel value found");
             Ok(1)
         }
+    }
+}
+
+#[cfg(test)]
+mod conn_tests {
+    use super::ConnOpt;
+
+    #[test]
+    fn debug_hides_the_password_and_the_queue_follows_the_prefix() {
+        let c = ConnOpt {
+            redis_url: "redis://user:hunter2@host:6380/1?key_prefix=t1".into(),
+            queue: None,
+        };
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("user:***@host"), "{shown}");
+        assert_eq!(c.queue_name(), "t1:arq:queue");
+        let plain = ConnOpt {
+            redis_url: "redis://localhost".into(),
+            queue: None,
+        };
+        assert_eq!(plain.queue_name(), arq::DEFAULT_QUEUE_NAME);
+        let given = ConnOpt {
+            queue: Some("emails".into()),
+            ..plain
+        };
+        assert_eq!(given.queue_name(), "emails");
     }
 }
