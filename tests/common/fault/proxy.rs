@@ -3,7 +3,9 @@
 //!
 //! - `Pass`: forward both ways.
 //! - `Latency(ms)`: forward each chunk after a delay.
-//! - `Blackhole`: accept and read, but never forward and never close (a half-open peer).
+//! - `Blackhole`: accept and read, but never forward and never close (a partition: the
+//!   peer looks half-open). What was read is held, as TCP would retransmit it, and delivered
+//!   in order once the mode changes back (a partition that heals).
 //! - `Reset`: close every connection abruptly (RST, `SO_LINGER 0`), new ones at once.
 //! - `DropReplyAfter(n)`: forward requests and the next `n` whole replies, then swallow a
 //!   reply and reset that connection (the command ran, the client never learns it).
@@ -12,7 +14,8 @@
 //! - `DropReplyContaining(pattern)`: like it, for the first reply containing `pattern`
 //!   (e.g. a job id picks the claim that hands out that job).
 //!
-//! The three `Drop…` modes are one-shot: after dropping a reply the proxy is back in `Pass`.
+//! The three `Drop…` modes are one-shot: after dropping a reply the proxy is back in `Pass`
+//! (or the mode given to [`Proxy::set_after_drop`]).
 //! It runs on its own thread and runtime, so it keeps working whatever the test's runtime
 //! does; dropping it closes everything.
 
@@ -51,6 +54,8 @@ struct Shared {
     replies_left: Mutex<Option<usize>>,
     /// Set by the connection that takes a one-shot drop, so only one does.
     drop_taken: AtomicBool,
+    /// The mode after a one-shot drop (default `Pass`).
+    after_drop: Mutex<Mode>,
     accepted: AtomicU64,
     dropped_replies: AtomicU64,
     stop: AtomicBool,
@@ -90,6 +95,7 @@ impl Proxy {
             upstream: AtomicU16::new(upstream),
             replies_left: Mutex::new(None),
             drop_taken: AtomicBool::new(false),
+            after_drop: Mutex::new(Mode::Pass),
             accepted: AtomicU64::new(0),
             dropped_replies: AtomicU64::new(0),
             stop: AtomicBool::new(false),
@@ -134,6 +140,12 @@ impl Proxy {
 
     pub fn mode(&self) -> Mode {
         self.shared.mode.borrow().0.clone()
+    }
+
+    /// The mode a one-shot `Drop…` mode switches to once it dropped its reply (default
+    /// `Pass`; `Reset` keeps the client from reconnecting until the test says so).
+    pub fn set_after_drop(&self, mode: Mode) {
+        *self.shared.after_drop.lock().unwrap() = mode;
     }
 
     /// Resets every open connection (RST) and stays in (or returns to) `Pass` for new ones.
@@ -237,6 +249,9 @@ async fn handle(client: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> {
     let mut tally = Tally::default();
     let mut client_open = true;
     let mut server_open = true;
+    // Bytes held back while in Blackhole, delivered when it heals.
+    let mut held_up: Vec<u8> = Vec::new();
+    let mut held_down: Vec<u8> = Vec::new();
     macro_rules! reset_both {
         () => {{
             let client = cr.reunite(cw).expect("halves of one stream");
@@ -255,6 +270,14 @@ async fn handle(client: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> {
         }
         if !mode.drops() {
             tally.target = None;
+        }
+        if mode != Mode::Blackhole && mode != Mode::Reset {
+            if !held_up.is_empty() {
+                sw.write_all(&std::mem::take(&mut held_up)).await?;
+            }
+            if !held_down.is_empty() {
+                cw.write_all(&std::mem::take(&mut held_down)).await?;
+            }
         }
         tokio::select! {
             changed = mode_rx.changed() => {
@@ -290,7 +313,7 @@ async fn handle(client: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> {
                 }
                 tally.requests_done += ends.len();
                 match mode {
-                    Mode::Blackhole => {}
+                    Mode::Blackhole => held_up.extend_from_slice(chunk),
                     Mode::Latency(ms) => {
                         tokio::time::sleep(Duration::from_millis(ms)).await;
                         if mode_rx.borrow().0 != Mode::Reset {
@@ -351,11 +374,12 @@ async fn handle(client: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> {
                         cw.write_all(&chunk[..upto]).await?;
                     }
                     shared.dropped_replies.fetch_add(1, Ordering::SeqCst);
-                    shared.set(Mode::Pass);
+                    let next = shared.after_drop.lock().unwrap().clone();
+                    shared.set(next);
                     reset_both!();
                 }
                 match mode {
-                    Mode::Blackhole => {}
+                    Mode::Blackhole => held_down.extend_from_slice(chunk),
                     Mode::Latency(ms) => {
                         tokio::time::sleep(Duration::from_millis(ms)).await;
                         cw.write_all(chunk).await?;
