@@ -596,7 +596,7 @@ async fn python_enqueues_rust_runs(wire: Wire) {
         (
             "bad-args",
             "TypeError",
-            "add() missing required argument: 'b'",
+            "arguments for 'add' do not match its signature: add() missing required argument: 'b'",
         ),
         ("rust-error", "RustError", "rust says boom"),
         (

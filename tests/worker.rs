@@ -484,11 +484,20 @@ async fn poison_input_fails_one_job_and_spares_the_rest() {
     };
     let f = failure("garbage").await;
     assert_eq!(f.class, "DeserializationError");
-    assert!(f.message.starts_with("unable to deserialize job"), "{f}");
+    assert_eq!(
+        f.message.split(": ").next(),
+        Some("job garbage"),
+        "names the job: {f}"
+    );
+    assert!(
+        f.message
+            .contains("payload could not be decoded (format=msgpack)"),
+        "{f}"
+    );
     let f = failure("expired").await;
     assert_eq!(
         (f.class.as_str(), f.message.as_str()),
-        ("JobExecutionFailed", "job expired")
+        ("JobExecutionFailed", "job expired expired")
     );
     let f = failure(unknown.id()).await;
     assert_eq!(f.message, "function 'no_such_job' not found");
@@ -498,7 +507,8 @@ async fn poison_input_fails_one_job_and_spares_the_rest() {
     let f = failure(wrong_arity.id()).await;
     assert_eq!(
         f.message,
-        "sleep_ms() takes 1 positional argument but 2 were given"
+        "arguments for 'sleep_ms' do not match its signature: sleep_ms() takes 1 positional \
+         argument but 2 were given (expected at most 1)"
     );
     // nothing is left behind in the queue
     assert_eq!(pool.queue_size("arq:queue").await.unwrap(), 0);

@@ -222,7 +222,10 @@ pub async fn run(opt: Opt, settings: WorkerSettings) -> anyhow::Result<u8> {
             if let Some(s) = r.job_timeout {
                 settings = settings.job_timeout(secs(s, "--job-timeout")?);
             }
-            let redis = arq::RedisSettings::from_url(&r.conn.redis_url)?;
+            let mut redis = arq::RedisSettings::from_url(&r.conn.redis_url)?;
+            // A worker waits for Redis as long as it takes (a deploy may start it first);
+            // each failed attempt is logged.
+            redis.conn_retries = u32::MAX;
             let pool = arq::create_pool(redis).await?;
             let worker = Worker::new(pool, settings)?;
             if worker.function_names().is_empty() {

@@ -23,7 +23,14 @@ pub struct Pool {
     codec: Arc<dyn Codec>,
     default_queue: Arc<str>,
     results: Arc<crate::result_watch::ResultWatch>,
+    max_payload_bytes: usize,
 }
+
+/// The default limit on an encoded job record (see [`Pool::with_max_payload_bytes`]).
+pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 16 * 1024 * 1024;
+
+/// Job records above this size are enqueued with a warning: they cost Redis memory and time.
+const LARGE_PAYLOAD_BYTES: usize = 1024 * 1024;
 
 impl std::fmt::Debug for Pool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -42,6 +49,7 @@ impl Pool {
             codec: Arc::new(MsgpackCodec),
             default_queue: DEFAULT_QUEUE_NAME.into(),
             results: Arc::default(),
+            max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
         }
     }
 
@@ -55,6 +63,14 @@ impl Pool {
     /// The same pool with another codec (client and worker must agree).
     pub fn with_codec(mut self, codec: impl Codec) -> Self {
         self.codec = Arc::new(codec);
+        self
+    }
+
+    /// The same pool with another limit on the size of an encoded job (default 16 MiB): a
+    /// larger job is refused before anything is sent, with an error naming both sizes, rather
+    /// than met by Redis dropping the connection (`proto-max-bulk-len`).
+    pub fn with_max_payload_bytes(mut self, bytes: usize) -> Self {
+        self.max_payload_bytes = bytes;
         self
     }
 
@@ -425,6 +441,21 @@ impl<'p, T> Enqueue<'p, T> {
             enqueue_time_ms,
         };
         let payload = self.pool.encode("job", &record.to_value())?;
+        if payload.len() > self.pool.max_payload_bytes {
+            return Err(Error::InvalidArgument(format!(
+                "job payload is {} bytes; limit is {} (raise it with \
+                 Pool::with_max_payload_bytes); job {job_id} was not enqueued",
+                payload.len(),
+                self.pool.max_payload_bytes
+            )));
+        }
+        if payload.len() > LARGE_PAYLOAD_BYTES {
+            tracing::warn!(
+                job_id = %job_id,
+                "large job payload: {} bytes (keep big data elsewhere and pass a reference)",
+                payload.len()
+            );
+        }
         let req = EnqueueRequest {
             job_id,
             queue,

@@ -150,7 +150,11 @@ impl Args {
     }
 
     fn type_error(&self, msg: impl std::fmt::Display) -> JobError {
-        JobError::failed("TypeError", format!("{}() {msg}", self.function))
+        let f = &self.function;
+        JobError::failed(
+            "TypeError",
+            format!("arguments for '{f}' do not match its signature: {f}() {msg}"),
+        )
     }
 
     /// Takes parameter `index` (named `name`): the positional argument at `index` if there is
@@ -182,14 +186,15 @@ impl Args {
     pub fn finish(&self, expected: usize) -> Result<(), JobError> {
         if self.positional.len() > expected {
             return Err(self.type_error(format_args!(
-                "takes {expected} positional argument{} but {} were given",
+                "takes {expected} positional argument{} but {} were given (expected at most \
+                 {expected})",
                 if expected == 1 { "" } else { "s" },
                 self.positional.len()
             )));
         }
         if let Some((name, _)) = self.keyword.first() {
             return Err(
-                self.type_error(format_args!("got an unexpected keyword argument '{name}'"))
+                self.type_error(format_args!("got an unknown keyword argument '{name}'"))
             );
         }
         Ok(())
@@ -223,7 +228,10 @@ mod tests {
         let err = a.take::<i64>(1, "b").unwrap_err();
         assert_eq!(
             err,
-            JobError::failed("TypeError", "f() missing required argument: 'b'")
+            JobError::failed(
+                "TypeError",
+                "arguments for 'f' do not match its signature: f() missing required argument: 'b'"
+            )
         );
     }
 
@@ -235,14 +243,15 @@ mod tests {
         };
         assert_eq!(
             f.message,
-            "f() takes 1 positional argument but 2 were given"
+            "arguments for 'f' do not match its signature: f() takes 1 positional argument but \
+             2 were given (expected at most 1)"
         );
 
         let a = args(vec![], vec![("zz", Value::Nil)]);
         let JobError::Failed(f) = a.finish(0).unwrap_err() else {
             panic!()
         };
-        assert!(f.message.contains("unexpected keyword argument 'zz'"));
+        assert!(f.message.contains("unknown keyword argument 'zz'"));
 
         let mut a = args(vec![Value::Int(1)], vec![("a", Value::Int(2))]);
         let JobError::Failed(f) = a.take::<i64>(0, "a").unwrap_err() else {

@@ -27,7 +27,9 @@ pub mod __private;
 
 pub use backend::QueueStats;
 pub use backend::{Backend, BoxFuture};
-pub use client::{Enqueue, Job, JobDef, JobResult, JobStatus, Pool, QueuedJob};
+pub use client::{
+    Enqueue, Job, JobDef, JobResult, JobStatus, Pool, QueuedJob, DEFAULT_MAX_PAYLOAD_BYTES,
+};
 #[cfg(feature = "json")]
 pub use codec::JsonCodec;
 #[cfg(feature = "pickle")]

@@ -10,7 +10,7 @@
 -- A job key holding exactly this payload means this very request was applied before (a replay
 -- after a lost reply: the payload carries the client's enqueue time), which is reported as
 -- added, so a retried enqueue never reports its own job as a duplicate.
--- returns {1, score} when added, {2, score} when this request had been applied already,
+-- returns {1, score, now} when added, {2, score} when this request had been applied already,
 -- {0, 0} when the id is taken, {-1, expires} when the job would expire at once (a
 -- defer_until too far in the past)
 local t = redis.call('TIME')
@@ -50,4 +50,4 @@ if ARGV[7] ~= '' and score <= now then
   -- pcall: a user without rights on the channel still enqueues (workers then poll)
   redis.pcall('PUBLISH', ARGV[7], '')
 end
-return {1, score}
+return {1, score, now}

@@ -37,6 +37,44 @@ fn err(e: fred::error::Error) -> Error {
     Error::backend(e)
 }
 
+/// Clocks further apart than this are reported: `defer_until`/`run_at` and the enqueue time
+/// in job records use this machine's clock, due-ness uses Redis's.
+const MAX_CLOCK_SKEW_MS: i64 = 2_000;
+
+/// Warns (at most once a minute) when this machine's clock and Redis's disagree.
+fn check_clock(server_ms: i64) {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static LAST_WARNING: AtomicI64 = AtomicI64::new(0);
+    let local = arq_core::now_ms();
+    let skew = local - server_ms;
+    if skew.abs() > MAX_CLOCK_SKEW_MS && local - LAST_WARNING.load(Ordering::Relaxed) > 60_000 {
+        LAST_WARNING.store(local, Ordering::Relaxed);
+        tracing::warn!(
+            "clock skew of {}s between this machine and redis (this clock is {}): jobs deferred \
+             with defer_until/run_at use this clock, due-ness uses redis's",
+            skew.abs() / 1000,
+            if skew > 0 { "ahead" } else { "behind" }
+        );
+    }
+}
+
+/// ` (maxmemory=<bytes>, policy=<policy>)` from INFO memory, or nothing when unreadable.
+async fn oom_detail(pool: &fred::clients::Pool) -> String {
+    let info: String = match pool.info(Some(fred::types::InfoKind::Memory)).await {
+        Ok(i) => i,
+        Err(_) => return String::new(),
+    };
+    let field = |name: &str| {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .map(|v| v.trim().to_owned())
+    };
+    match (field("maxmemory"), field("maxmemory_policy")) {
+        (Some(m), Some(p)) => format!(" (maxmemory={m}, policy={p})"),
+        _ => String::new(),
+    }
+}
+
 /// Whether a failed write may have reached the server anyway (its reply was lost).
 fn maybe_applied(e: &fred::error::Error) -> bool {
     use fred::error::ErrorKind;
@@ -173,7 +211,13 @@ impl RedisBackend {
             .evalsha_with_reload(client, keys.clone(), args.clone())
             .await
             .map_err(|e| {
-                let mapped = crate::acl::script_error(e.clone(), client, script, &keys, &args);
+                let mapped = match (e.kind(), self.settings.as_ref().and_then(|s| s.command_timeout)) {
+                    (fred::error::ErrorKind::Timeout, Some(t)) => Error::backend(format!(
+                        "redis command timed out after {}ms (it may still have been applied)",
+                        t.as_millis()
+                    )),
+                    _ => crate::acl::script_error(e.clone(), client, script, &keys, &args),
+                };
                 (e, mapped)
             })
     }
@@ -206,24 +250,34 @@ impl Backend for RedisBackend {
                 if req.replace_result { "1" } else { "0" }.into(),
                 self.keys.enqueued_channel(&req.queue).into(),
             ];
-            let reply: RValue = self
-                .eval_raw(&scripts().enqueue, keys, args)
-                .await
-                .map_err(|(e, mapped)| {
-                    if maybe_applied(&e) && !crate::acl::is_permission_error(&e) {
-                        Error::OutcomeUnknown(format!(
-                            "enqueue of job {} may or may not have been applied ({e}); \
-                             enqueueing it again with the same id is safe: a repeat of a job \
-                             that landed is refused as a duplicate",
-                            req.job_id
-                        ))
-                    } else {
-                        mapped
-                    }
-                })?;
+            let reply: RValue = match self.eval_raw(&scripts().enqueue, keys, args).await {
+                Ok(r) => r,
+                Err((e, _)) if e.details().starts_with("OOM") => {
+                    return Err(Error::backend(format!(
+                        "redis is out of memory{}: enqueue of job {} rejected ({})",
+                        oom_detail(&self.pool).await,
+                        req.job_id,
+                        e.details()
+                    )))
+                }
+                Err((e, _)) if maybe_applied(&e) && !crate::acl::is_permission_error(&e) => {
+                    return Err(Error::OutcomeUnknown(format!(
+                        "enqueue of job {} may or may not have been applied ({e}); enqueueing \
+                         it again with the same id is safe: a repeat of a job that landed is \
+                         refused as a duplicate",
+                        req.job_id
+                    )))
+                }
+                Err((_, mapped)) => return Err(mapped),
+            };
             let reply = array(reply, "enqueue")?;
             match reply.first().and_then(int_of) {
-                Some(1) => Ok(true),
+                Some(1) => {
+                    if let Some(server_ms) = reply.get(2).and_then(int_of) {
+                        check_clock(server_ms);
+                    }
+                    Ok(true)
+                }
                 Some(2) => {
                     tracing::debug!(job_id = %req.job_id, "enqueue replayed after a lost reply");
                     Ok(true)

@@ -52,6 +52,11 @@ pub struct RedisSettings {
     /// [`RedisSettings::key_prefix`] or the URL's `?key_prefix=t1`. Python arq has no prefix,
     /// so only Rust clients and workers can share a prefixed queue.
     pub key_prefix: Option<String>,
+    /// How long one command may wait for its reply before it fails (default 10 s; `None`
+    /// waits forever). Bounds every call on a half-open connection, so a worker whose network
+    /// went silent notices instead of hanging. A write that times out may still have been
+    /// applied: an enqueue reports that as [`arq_core::Error::OutcomeUnknown`].
+    pub command_timeout: Option<Duration>,
 }
 
 impl std::fmt::Debug for RedisSettings {
@@ -69,6 +74,7 @@ impl std::fmt::Debug for RedisSettings {
             .field("conn_retry_delay", &self.conn_retry_delay)
             .field("pool_size", &self.pool_size)
             .field("key_prefix", &self.key_prefix)
+            .field("command_timeout", &self.command_timeout)
             .finish()
     }
 }
@@ -88,6 +94,7 @@ impl Default for RedisSettings {
             conn_retry_delay: Duration::from_secs(1),
             pool_size: 1,
             key_prefix: None,
+            command_timeout: Some(Duration::from_secs(10)),
         }
     }
 }
@@ -157,6 +164,13 @@ impl RedisSettings {
     /// [`RedisSettings::key_prefix`](field@RedisSettings::key_prefix)).
     pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.key_prefix = Some(prefix.into());
+        self
+    }
+
+    /// The same settings with another command timeout (see
+    /// [`RedisSettings::command_timeout`](field@RedisSettings::command_timeout)).
+    pub fn command_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.command_timeout = timeout;
         self
     }
 
@@ -246,6 +260,9 @@ pub(crate) async fn connect(settings: &RedisSettings) -> Result<fred::clients::P
                 c.connection_timeout = settings.conn_timeout;
                 c.internal_command_timeout = settings.conn_timeout.max(Duration::from_secs(5));
             })
+            .with_performance_config(|p| {
+                p.default_command_timeout = settings.command_timeout.unwrap_or(Duration::ZERO);
+            })
             .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2))
             .build_pool(settings.pool_size.max(1))
             .map_err(|e| Error::Config(e.to_string()))?;
@@ -269,12 +286,16 @@ pub(crate) async fn connect(settings: &RedisSettings) -> Result<fred::clients::P
             Err(e) if attempt < settings.conn_retries => {
                 attempt += 1;
                 let e = explain_connect_error(settings, &e);
+                let of = if settings.conn_retries == u32::MAX {
+                    String::new()
+                } else {
+                    format!(" of {}", settings.conn_retries)
+                };
                 tracing::warn!(
-                    "connecting to redis at {}:{} failed ({e}), retrying in {:?} ({attempt}/{})",
+                    "cannot connect to redis at {}:{} ({e}), retrying in {:?} (retry {attempt}{of})",
                     settings.host,
                     settings.port,
                     settings.conn_retry_delay,
-                    settings.conn_retries
                 );
                 let _ = pool.quit().await;
                 tokio::time::sleep(settings.conn_retry_delay).await;

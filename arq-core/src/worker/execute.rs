@@ -62,6 +62,9 @@ pub(crate) enum Prepared {
     Run(Box<Runnable>),
     /// Fail it without running (expired, undecodable, aborted, unknown, out of tries).
     Fail(Box<EarlyFailure>),
+    /// Put it back for later without running (a function this worker does not know, with
+    /// `unknown_function_retry`).
+    PutBack(Box<(ClaimedJob, Duration, String)>),
 }
 
 /// A job failed before its function ran.
@@ -122,13 +125,14 @@ impl JobRunner {
                 set_try: None,
             }))
         };
+        let id = claimed.job_id.clone();
         let Some(payload) = &claimed.payload else {
             return fail(
                 claimed,
                 None,
                 None,
                 JOB_EXECUTION_FAILED,
-                "job expired".into(),
+                format!("job {id} expired"),
             );
         };
         let record = match self
@@ -146,7 +150,7 @@ impl JobRunner {
                     None,
                     DESERIALIZATION_ERROR,
                     format!(
-                        "unable to deserialize job ({} codec): {e}",
+                        "job {id}: payload could not be decoded (format={}): {e}",
                         self.pool.codec().name()
                     ),
                 )
@@ -171,6 +175,11 @@ impl JobRunner {
         }
         let Some(function) = function else {
             let msg = format!("function '{}' not found", record.function);
+            if let Some(defer) = self.settings.unknown_function_retry {
+                if claimed.job_try < i64::from(self.settings.max_tries) {
+                    return Prepared::PutBack(Box::new((claimed, defer, msg)));
+                }
+            }
             return fail(claimed, Some(record), None, JOB_EXECUTION_FAILED, msg);
         };
         let mut job_try = claimed.job_try;
@@ -250,6 +259,12 @@ impl JobRunner {
                 function = f.record.as_ref().map(|r| r.function.as_str()).unwrap_or("<unknown>"),
                 try = f.claimed.job_try
             ),
+            Prepared::PutBack(p) => tracing::info_span!(
+                "job",
+                id = %p.0.job_id,
+                function = "<unknown>",
+                try = p.0.job_try
+            ),
         };
         self.execute_inner(prepared).instrument(span).await
     }
@@ -279,6 +294,27 @@ impl JobRunner {
                 self.finish(&claimed, result, function.as_ref()).await;
             }
             Prepared::Run(run) => self.run(*run).await,
+            Prepared::PutBack(p) => {
+                let (claimed, defer, reason) = *p;
+                tracing::info!(
+                    "{reason} on this worker; putting job {} back for {defer:?} (attempt {} of \
+                     {}), in case a newer worker knows it",
+                    claimed.job_id,
+                    claimed.job_try,
+                    self.settings.max_tries
+                );
+                self.counters.retried.fetch_add(1, Ordering::Relaxed);
+                let req = RetryRequest {
+                    queue: self.queue.clone(),
+                    job_id: claimed.job_id.clone(),
+                    token: claimed.token.clone(),
+                    defer_ms: duration_ms(defer).max(1),
+                };
+                self.with_retries("retry", &claimed.job_id, || async {
+                    self.pool.backend().retry(&req).await
+                })
+                .await;
+            }
         }
     }
 
@@ -448,6 +484,24 @@ impl JobRunner {
         let payload = match keep {
             None => None,
             Some(_) => match self.pool.codec().encode(&record.to_value()) {
+                Ok(b) if b.len() > self.settings.max_result_bytes => {
+                    tracing::warn!(
+                        "result of job {} too large: {} bytes; limit is {}",
+                        claimed.job_id,
+                        b.len(),
+                        self.settings.max_result_bytes
+                    );
+                    record.success = false;
+                    record.result = self.pool.codec().failure_value(&JobFailure::new(
+                        "SerializationError",
+                        format!(
+                            "result too large: {} bytes; limit is {} (max_result_bytes)",
+                            b.len(),
+                            self.settings.max_result_bytes
+                        ),
+                    ));
+                    self.pool.codec().encode(&record.to_value()).ok()
+                }
                 Ok(b) => Some(b),
                 Err(e) => {
                     // As Python arq does: store a failure saying the result could not be

@@ -235,6 +235,21 @@ impl Worker {
             if stop.is_cancelled() {
                 break;
             }
+            if Instant::now() >= next_health {
+                let text =
+                    health_text(&counters, settings.max_jobs - semaphore.available_permits());
+                let ttl =
+                    (settings.health_check_interval + Duration::from_secs(1)).as_millis() as i64;
+                match pool
+                    .backend()
+                    .write_health(&health_key, &queue, &text, ttl, &token_prefix)
+                    .await
+                {
+                    Ok(_) => next_health = Instant::now() + settings.health_check_interval,
+                    Err(e) => tracing::warn!("writing the health check failed: {e}"),
+                }
+            }
+
             let iteration = Instant::now();
             let started = counters.started.load(Ordering::Relaxed) as usize;
             let burst_left = settings
@@ -289,7 +304,7 @@ impl Worker {
                                     );
                                     Some((id, held.clone()))
                                 }
-                                Prepared::Fail(_) => None,
+                                Prepared::Fail(_) | Prepared::PutBack(_) => None,
                             };
                             tracker.spawn(async move {
                                 runner.execute(prepared).await;
@@ -312,21 +327,6 @@ impl Worker {
 
             if settings.allow_abort_jobs {
                 check_aborts(&pool, &held).await;
-            }
-
-            if Instant::now() >= next_health {
-                let text =
-                    health_text(&counters, settings.max_jobs - semaphore.available_permits());
-                let ttl =
-                    (settings.health_check_interval + Duration::from_secs(1)).as_millis() as i64;
-                match pool
-                    .backend()
-                    .write_health(&health_key, &queue, &text, ttl, &token_prefix)
-                    .await
-                {
-                    Ok(_) => next_health = Instant::now() + settings.health_check_interval,
-                    Err(e) => tracing::warn!("writing the health check failed: {e}"),
-                }
             }
 
             cron.poll(&pool).await;

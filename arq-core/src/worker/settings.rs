@@ -44,6 +44,8 @@ pub struct WorkerSettings {
     pub(crate) max_burst_jobs: Option<usize>,
     pub(crate) job_completion_wait: Duration,
     pub(crate) lease: Duration,
+    pub(crate) max_result_bytes: usize,
+    pub(crate) unknown_function_retry: Option<Duration>,
     pub(crate) health_check_interval: Duration,
     pub(crate) health_check_key: Option<String>,
     pub(crate) handle_signals: bool,
@@ -112,6 +114,8 @@ impl WorkerSettings {
             max_burst_jobs: None,
             job_completion_wait: Duration::ZERO,
             lease: DEFAULT_LEASE,
+            max_result_bytes: 16 * 1024 * 1024,
+            unknown_function_retry: None,
             health_check_interval: Duration::from_secs(3600),
             health_check_key: None,
             handle_signals: true,
@@ -308,6 +312,22 @@ impl WorkerSettings {
     /// job, since another worker may take it over.
     pub fn lease(mut self, d: Duration) -> Self {
         self.lease = d.max(Duration::from_millis(100));
+        self
+    }
+
+    /// The largest encoded result this worker stores (default 16 MiB). A larger one is
+    /// replaced by a failure saying `result too large`, so the outcome is never lost.
+    pub fn max_result_bytes(mut self, bytes: usize) -> Self {
+        self.max_result_bytes = bytes;
+        self
+    }
+
+    /// For rolling deploys: a job naming a function this worker does not know is put back,
+    /// due again after `defer`, until it has used `max_tries` (then it fails with Python arq's
+    /// `function '<name>' not found`), in case a newer worker knows the function. Default:
+    /// such a job fails at once, as in Python arq.
+    pub fn unknown_function_retry(mut self, defer: Duration) -> Self {
+        self.unknown_function_retry = Some(defer);
         self
     }
 
