@@ -116,6 +116,7 @@ async fn claim(pool: &Pool, queue: &str) -> arq::Result<Vec<arq::backend::Claime
         limit: 10,
         scan_limit: 10,
         token_prefix: "acl-test".into(),
+        seq: 1,
         lease_ms: 10_000,
         check_abort: true,
     };

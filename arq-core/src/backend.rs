@@ -93,9 +93,12 @@ pub struct ClaimRequest {
     /// How many due entries to look at at most (`queue_read_limit`); running jobs stay in the
     /// queue and are skipped.
     pub scan_limit: usize,
-    /// Prefix of the fencing token written to each claimed job's in-progress key; the backend
-    /// appends the try number, so every attempt has its own token.
+    /// Prefix of the fencing token written to each claimed job's in-progress key (unique per
+    /// worker); the backend appends `seq` and the job's place in the batch, so every attempt
+    /// has its own token.
     pub token_prefix: String,
+    /// This worker's claim counter, different for every claim it makes.
+    pub seq: u64,
     /// The in-progress lease for each claimed job, in ms.
     pub lease_ms: i64,
     /// Whether to consume abort markers (a marked job is reported as `aborted`).

@@ -5,7 +5,8 @@
 -- ARGV[1] limit, ARGV[2] scan limit, ARGV[3] token prefix, ARGV[4] lease ms,
 -- ARGV[5] '1' to consume abort markers (their time is returned; markers older than a day are
 -- pruned), ARGV[6] job key prefix,
--- ARGV[7] in-progress key prefix, ARGV[8] retry key prefix
+-- ARGV[7] in-progress key prefix, ARGV[8] retry key prefix, ARGV[9] the worker's claim
+-- sequence number (tokens are `<prefix>:<seq>:<n>`, unique per attempt)
 -- A try after the first is a recovery unless the last attempt handed the job back (retry or
 -- shutdown leave the marker `<retry key>:clean`).
 -- returns {{id, score, payload|nil, try, token, abort marker ms or 0, recovered 0|1}, ...}
@@ -17,6 +18,8 @@ if ARGV[5] == '1' then
 end
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', string.format('%d', now),
   'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[2]))
+-- Markers are rare: look them up only when the abort set has any.
+local markers = ARGV[5] == '1' and redis.call('ZCARD', KEYS[2]) > 0
 local out = {}
 for i = 1, #due, 2 do
   if #out >= limit then
@@ -24,7 +27,9 @@ for i = 1, #due, 2 do
   end
   local id = due[i]
   local ip = ARGV[7] .. id
-  if redis.call('EXISTS', ip) == 0 then
+  local token = ARGV[3] .. ':' .. ARGV[9] .. ':' .. i
+  -- SET NX: a job whose in-progress key exists is running elsewhere (Python sees `1` there).
+  if redis.call('SET', ip, token, 'PX', ARGV[4], 'NX') then
     local retry_key = ARGV[8] .. id
     local try = redis.call('INCR', retry_key)
     redis.call('EXPIRE', retry_key, 88400)
@@ -32,11 +37,9 @@ for i = 1, #due, 2 do
     if try > 1 and redis.call('DEL', retry_key .. ':clean') == 0 then
       recovered = 1
     end
-    local token = ARGV[3] .. ':' .. try .. ':' .. string.format('%d', now)
-    redis.call('SET', ip, token, 'PX', ARGV[4])
     local payload = redis.call('GET', ARGV[6] .. id)
     local aborted = 0
-    if ARGV[5] == '1' then
+    if markers then
       local marker = redis.call('ZSCORE', KEYS[2], id)
       if marker then
         redis.call('ZREM', KEYS[2], id)

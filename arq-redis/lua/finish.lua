@@ -7,6 +7,21 @@
 -- it forever), keep the in-progress key this many ms instead of deleting it ('' deletes it),
 -- channel to publish the id on ('' publishes nothing)
 -- returns one flag per job: 1 when written, 0 when fenced out
+-- Per batch, not per job: is anyone listening on a channel, are there abort markers at all.
+local listeners = {}
+local function listened(channel)
+  if listeners[channel] == nil then
+    listeners[channel] = redis.call('PUBSUB', 'NUMSUB', channel)[2] > 0
+  end
+  return listeners[channel]
+end
+local markers = {}
+local function has_markers(key)
+  if markers[key] == nil then
+    markers[key] = redis.call('ZCARD', key) > 0
+  end
+  return markers[key]
+end
 local out = {}
 for i = 0, #KEYS / 6 - 1 do
   local k, a = i * 6, i * 6
@@ -25,7 +40,9 @@ for i = 0, #KEYS / 6 - 1 do
         redis.call('SET', KEYS[k + 4], payload, 'PX', ttl)
       end
     end
-    redis.call('ZREM', KEYS[k + 6], id)
+    if has_markers(KEYS[k + 6]) then
+      redis.call('ZREM', KEYS[k + 6], id)
+    end
     redis.call('ZREM', KEYS[k + 5], id)
     if ARGV[a + 5] ~= '' then
       redis.call('PEXPIRE', ip, ARGV[a + 5])
@@ -33,7 +50,7 @@ for i = 0, #KEYS / 6 - 1 do
     else
       redis.call('DEL', ip, KEYS[k + 3], job)
     end
-    if ARGV[a + 6] ~= '' then
+    if ARGV[a + 6] ~= '' and listened(ARGV[a + 6]) then
       -- pcall: a user without rights on the channel still finishes (clients then poll)
       redis.pcall('PUBLISH', ARGV[a + 6], id)
     end

@@ -308,6 +308,7 @@ impl Backend for RedisBackend {
                 self.keys.job_prefix().into(),
                 self.keys.in_progress_prefix().into(),
                 self.keys.retry_prefix().into(),
+                req.seq.to_string().into(),
             ];
             let reply: RValue = self.eval(&scripts().claim, keys, args).await?;
             let mut jobs = Vec::new();

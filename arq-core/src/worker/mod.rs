@@ -221,6 +221,7 @@ impl Worker {
         }
         let tracker = TaskTracker::new();
         let token_prefix = uuid::Uuid::new_v4().simple().to_string()[..16].to_owned();
+        let mut claim_seq: u64 = 0;
         let lease_ms = crate::time::duration_ms(settings.lease);
         let mut next_health = Instant::now();
         let mut cron = crate::cron::Scheduler::new(&settings, &queue)?;
@@ -268,6 +269,10 @@ impl Worker {
                     limit: free,
                     scan_limit: settings.read_limit(),
                     token_prefix: token_prefix.clone(),
+                    seq: {
+                        claim_seq += 1;
+                        claim_seq
+                    },
                     lease_ms,
                     check_abort: settings.allow_abort_jobs,
                 };
