@@ -117,7 +117,14 @@ pub async fn fates(pool: &Pool, queue: &str, acked: &[String]) -> HashMap<String
                         Fate::Failed(r, text)
                     }
                     None => {
-                        let queued = job.info().await.expect("read job").is_some()
+                        // The raw record, so an undecodable one still counts as queued.
+                        // (A key of another type is there too, just unreadable.)
+                        let queued = pool
+                            .backend()
+                            .get_job(&id)
+                            .await
+                            .map(|j| j.is_some())
+                            .unwrap_or(true)
                             && pool
                                 .backend()
                                 .get_score(&queue, &id)

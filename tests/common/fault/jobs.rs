@@ -93,6 +93,14 @@ pub async fn ledger_big_result(ctx: &Ctx, bytes: usize) -> String {
     "x".repeat(bytes)
 }
 
+/// Returns the length of its argument (for big payloads).
+#[arq::job]
+pub async fn ledger_len(ctx: &Ctx, data: String) -> usize {
+    let e = Entry::start(ctx);
+    e.end();
+    data.len()
+}
+
 /// Every ledger job.
 pub fn functions() -> Vec<arq::Function> {
     vec![
@@ -104,6 +112,7 @@ pub fn functions() -> Vec<arq::Function> {
         ledger_retry::FUNCTION,
         ledger_abort_process::FUNCTION,
         ledger_big_result::FUNCTION,
+        ledger_len::FUNCTION,
     ]
 }
 

@@ -249,6 +249,20 @@ impl RedisProc {
         resp::call(&mut s, args)
     }
 
+    /// One admin command with binary arguments; panics on a connection failure or an error
+    /// reply.
+    pub fn cmd_raw(&self, args: &[&[u8]]) -> Resp {
+        use std::io::Write;
+        let mut s = UnixStream::connect(self.sock()).expect("admin connection");
+        s.set_read_timeout(Some(Duration::from_secs(30))).ok();
+        s.write_all(&resp::encode_command(args)).unwrap();
+        match resp::call_read(&mut s) {
+            Ok(Resp::Error(e)) => panic!("redis raw command: {e}"),
+            Ok(v) => v,
+            Err(e) => panic!("redis raw command: {e}"),
+        }
+    }
+
     /// One admin command; panics on a connection failure or an error reply.
     pub fn cmd(&self, args: &[&str]) -> Resp {
         match self.try_cmd(args) {

@@ -147,6 +147,11 @@ pub fn call<S: Read + Write>(stream: &mut S, args: &[&str]) -> Result<Resp, Stri
     stream
         .write_all(&encode_command(&raw))
         .map_err(|e| format!("write: {e}"))?;
+    call_read(stream)
+}
+
+/// Reads one reply from a blocking stream.
+pub fn call_read<S: Read>(stream: &mut S) -> Result<Resp, String> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 16 * 1024];
     loop {

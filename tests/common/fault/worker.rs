@@ -35,6 +35,15 @@ pub struct WorkerConfig {
     /// Schedules the per-second `fault_tick` cron job.
     pub cron: bool,
     pub health_interval: Option<Duration>,
+    /// The pool's command timeout (`RedisSettings::command_timeout`). When set, the worker is
+    /// built directly (`create_pool` + `Worker::run`) instead of through `arq-cli run`,
+    /// which has no option for it.
+    pub command_timeout: Option<Duration>,
+    /// Functions this worker does not know (an older deploy).
+    pub exclude: Vec<String>,
+    /// `WorkerSettings::unknown_function_retry`.
+    pub unknown_function_retry: Option<Duration>,
+    pub max_result_bytes: Option<usize>,
     pub env: Vec<(String, String)>,
 }
 
@@ -54,6 +63,10 @@ impl WorkerConfig {
             skew_secs: 0,
             cron: false,
             health_interval: None,
+            command_timeout: None,
+            exclude: Vec::new(),
+            unknown_function_retry: None,
+            max_result_bytes: None,
             env: Vec::new(),
         }
     }
@@ -94,6 +107,22 @@ impl WorkerConfig {
         self.cron = yes;
         self
     }
+    pub fn command_timeout(mut self, d: Duration) -> Self {
+        self.command_timeout = Some(d);
+        self
+    }
+    pub fn exclude(mut self, function: &str) -> Self {
+        self.exclude.push(function.to_owned());
+        self
+    }
+    pub fn unknown_function_retry(mut self, d: Duration) -> Self {
+        self.unknown_function_retry = Some(d);
+        self
+    }
+    pub fn max_result_bytes(mut self, n: usize) -> Self {
+        self.max_result_bytes = Some(n);
+        self
+    }
     pub fn env(mut self, k: &str, v: &str) -> Self {
         self.env.push((k.to_owned(), v.to_owned()));
         self
@@ -121,6 +150,18 @@ impl WorkerConfig {
         }
         if self.cron {
             cmd.env("ARQ_FAULT_CRON", "1");
+        }
+        if let Some(d) = self.command_timeout {
+            cmd.env("ARQ_FAULT_COMMAND_TIMEOUT_MS", ms(d));
+        }
+        if !self.exclude.is_empty() {
+            cmd.env("ARQ_FAULT_EXCLUDE", self.exclude.join(","));
+        }
+        if let Some(d) = self.unknown_function_retry {
+            cmd.env("ARQ_FAULT_UNKNOWN_RETRY_MS", ms(d));
+        }
+        if let Some(n) = self.max_result_bytes {
+            cmd.env("ARQ_FAULT_MAX_RESULT_BYTES", n.to_string());
         }
         apply_common(cmd, self.failpoints.as_deref(), self.skew_secs);
         for (k, v) in &self.env {
@@ -389,6 +430,7 @@ pub fn child_main() {
     let code = match mode.as_str() {
         "worker" => worker_main(),
         "enqueue" => enqueue_main(),
+        "decode-deep" => decode_deep_main(),
         other => panic!("unknown child mode {other}"),
     };
     std::process::exit(code);
@@ -398,7 +440,13 @@ fn worker_main() -> i32 {
     let url = std::env::var("ARQ_FAULT_URL").unwrap();
     let queue = std::env::var("ARQ_FAULT_QUEUE").unwrap();
     let ms = |k: &str| env_u64(k).map(Duration::from_millis);
-    let mut settings = arq::WorkerSettings::new().functions(jobs::functions());
+    let exclude: Vec<String> = std::env::var("ARQ_FAULT_EXCLUDE")
+        .map(|v| v.split(',').map(str::to_owned).collect())
+        .unwrap_or_default();
+    let functions = jobs::functions()
+        .into_iter()
+        .filter(|f| !exclude.iter().any(|e| e == f.name));
+    let mut settings = arq::WorkerSettings::new().functions(functions);
     if let Some(d) = ms("ARQ_FAULT_JOB_TIMEOUT_MS") {
         settings = settings.job_timeout(d);
     }
@@ -414,11 +462,26 @@ fn worker_main() -> i32 {
     if let Some(d) = ms("ARQ_FAULT_HEALTH_MS") {
         settings = settings.health_check_interval(d);
     }
+    if let Some(d) = ms("ARQ_FAULT_UNKNOWN_RETRY_MS") {
+        settings = settings.unknown_function_retry(d);
+    }
+    if let Some(n) = env_u64("ARQ_FAULT_MAX_RESULT_BYTES") {
+        settings = settings.max_result_bytes(n as usize);
+    }
     if std::env::var("ARQ_FAULT_CRON").is_ok() {
         settings = settings.cron_jobs([jobs::tick_cron()]);
     }
     let poll = ms("ARQ_FAULT_POLL_MS").unwrap_or(Duration::from_millis(50));
-    let max_jobs = env_u64("ARQ_FAULT_MAX_JOBS").unwrap_or(10).to_string();
+    let max_jobs = env_u64("ARQ_FAULT_MAX_JOBS").unwrap_or(10) as usize;
+    if let Some(timeout) = ms("ARQ_FAULT_COMMAND_TIMEOUT_MS") {
+        return direct_worker(
+            &url,
+            &queue,
+            settings.poll_delay(poll).max_jobs(max_jobs),
+            timeout,
+        );
+    }
+    let max_jobs = max_jobs.to_string();
     let poll = format!("{}", poll.as_secs_f64());
     let args = [
         "arq-cli",
@@ -433,6 +496,76 @@ fn worker_main() -> i32 {
         &poll,
     ];
     i32::from(arq_cli::exit_code_from(args, settings))
+}
+
+/// A worker built directly on a pool with a chosen command timeout.
+fn direct_worker(url: &str, queue: &str, settings: arq::WorkerSettings, timeout: Duration) -> i32 {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_ansi(false)
+        .try_init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let redis = arq::RedisSettings::from_url(url)
+            .unwrap()
+            .command_timeout(Some(timeout));
+        let pool = match arq::create_pool(redis).await {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return 1;
+            }
+        };
+        let worker = arq::Worker::new(pool, settings.queue_name(queue)).unwrap();
+        match worker.run().await {
+            Ok(_) => 0,
+            Err(e) => {
+                eprintln!("error: {e}");
+                1
+            }
+        }
+    })
+}
+
+/// Decodes a msgpack array nested `ARQ_FAULT_DEPTH` deep, on a thread with the stack a tokio
+/// worker thread has (2 MiB), and reports whether it returned.
+fn decode_deep_main() -> i32 {
+    use arq::Codec;
+    let depth: usize = env_u64("ARQ_FAULT_DEPTH").unwrap_or(10_000) as usize;
+    let handle = std::thread::Builder::new()
+        .stack_size(2 * 1024 * 1024)
+        .spawn(move || {
+            let mut deep = vec![0x91u8; depth];
+            deep.push(0xc0);
+            match arq::MsgpackCodec.decode(&deep) {
+                Ok(v) => format!("OK {}", arq::JobRecord::from_value(&v).is_ok()),
+                Err(e) => format!("ERR {e}"),
+            }
+        })
+        .unwrap();
+    println!("DECODED {}", handle.join().unwrap());
+    0
+}
+
+/// Runs the deep-nesting decode in a child process (a stack overflow aborts only it).
+pub fn decode_deep_in_child(depth: usize) -> (ExitStatus, String) {
+    let mut cmd = child_command();
+    cmd.env(CHILD_ENV, "decode-deep")
+        .env("ARQ_FAULT_DEPTH", depth.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let out = cmd.output().expect("spawn a decode process");
+    (
+        out.status,
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
 }
 
 fn enqueue_main() -> i32 {
