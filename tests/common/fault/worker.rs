@@ -374,9 +374,11 @@ pub struct EnqueueOutput {
 
 impl EnqueueOutput {
     pub fn lines(&self, kind: &str) -> Vec<String> {
+        // (The test harness may print its own text before the first line.)
+        let tag = format!("{kind} ");
         self.stdout
             .lines()
-            .filter_map(|l| l.strip_prefix(&format!("{kind} ")).map(str::to_owned))
+            .filter_map(|l| l.find(&tag).map(|at| l[at + tag.len()..].to_owned()))
             .collect()
     }
 }
