@@ -253,6 +253,7 @@ async fn s02c_exit_before_enqueue_is_sent_enqueues_nothing() {
             ids: vec!["s02c-job".into()],
             ms: 10,
             defer: None,
+            defer_until_offset: None,
             at_ms: None,
             failpoints: Some("enqueue_before_send=exit".into()),
             skew_secs: 0,

@@ -273,7 +273,8 @@ async fn s21_unknown_function_fails_terminally() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s22_wrong_arguments_fail_without_running() {
     let mut sc = Scene::new("s22").await;
-    let cases: Vec<(&str, Vec<Value>, Option<(&str, Value)>)> = vec![
+    type Case = (&'static str, Vec<Value>, Option<(&'static str, Value)>);
+    let cases: Vec<Case> = vec![
         ("too-many", vec![Value::from(1i64), Value::from(2i64)], None),
         ("too-few", vec![], None),
         (
@@ -666,6 +667,7 @@ async fn s25_race(name: &str, mode: &str) {
                     ids: vec![id.clone(); 10],
                     ms: 1500,
                     defer: None,
+                    defer_until_offset: None,
                     at_ms: Some(at),
                     failpoints: None,
                     skew_secs: 0,

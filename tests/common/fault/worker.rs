@@ -359,6 +359,8 @@ pub struct EnqueueConfig {
     /// The `ledger_sleep` argument.
     pub ms: u64,
     pub defer: Option<Duration>,
+    /// `defer_until(<this process's clock> + offset)`.
+    pub defer_until_offset: Option<Duration>,
     /// Waits until this unix ms before enqueuing (to line several processes up).
     pub at_ms: Option<i64>,
     pub failpoints: Option<String>,
@@ -394,6 +396,9 @@ pub fn spawn_enqueue(dir: &Path, name: &str, cfg: &EnqueueConfig) -> (Child, Pat
         .env("ARQ_FAULT_MS", cfg.ms.to_string());
     if let Some(d) = cfg.defer {
         cmd.env("ARQ_FAULT_DEFER_MS", d.as_millis().to_string());
+    }
+    if let Some(d) = cfg.defer_until_offset {
+        cmd.env("ARQ_FAULT_DEFER_UNTIL_MS", d.as_millis().to_string());
     }
     if let Some(at) = cfg.at_ms {
         cmd.env("ARQ_FAULT_AT_MS", at.to_string());
@@ -581,11 +586,13 @@ fn enqueue_main() -> i32 {
         .collect();
     let ms = env_u64("ARQ_FAULT_MS").unwrap_or(10);
     let defer = env_u64("ARQ_FAULT_DEFER_MS").map(Duration::from_millis);
+    let defer_until = env_u64("ARQ_FAULT_DEFER_UNTIL_MS")
+        .map(|ms| chrono::Utc::now() + chrono::Duration::milliseconds(ms as i64));
     let at = std::env::var("ARQ_FAULT_AT_MS")
         .ok()
         .and_then(|v| v.parse::<i64>().ok());
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .try_init();
@@ -617,6 +624,9 @@ fn enqueue_main() -> i32 {
                     .queue_name(&queue);
                 if let Some(d) = defer {
                     e = e.defer_by(d);
+                }
+                if let Some(at) = defer_until {
+                    e = e.defer_until(at);
                 }
                 match e.await {
                     Ok(_) => format!("ENQUEUED {id}"),
