@@ -174,8 +174,13 @@ pub async fn check(
         }
     }
 
-    // 2. starts(j) <= 1 + faults(j)
-    let counts = ledger.start_counts();
+    // 2. starts(j) <= 1 + faults(j), for the acknowledged jobs
+    let acked_set: HashSet<&String> = acked.iter().collect();
+    let counts: HashMap<String, usize> = ledger
+        .start_counts()
+        .into_iter()
+        .filter(|(id, _)| acked_set.contains(id))
+        .collect();
     for (id, n) in &counts {
         let faults = expect
             .faults
