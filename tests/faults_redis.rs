@@ -1282,3 +1282,57 @@ async fn s17_failover_to_a_replica() {
         .expect_err("refused without replicas");
     fault::assert_text("NOREPLICAS", &[("error", &err.to_string())]);
 }
+
+/// S13 (c) — `CLIENT KILL` of the client's connection while an enqueue is held just before it
+/// is sent (failpoint `enqueue_before_send=sleep`): one job at most, and the caller's answer
+/// is the truth.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(feature = "failpoints"),
+    ignore = "needs the failpoints feature (--all-features)"
+)]
+async fn s13c_client_kill_while_an_enqueue_is_held() {
+    let sc = Scene::new("s13c").await;
+    let (child, log) = fault::worker::spawn_enqueue(
+        sc.path(),
+        "client",
+        &fault::worker::EnqueueConfig {
+            url: sc.redis.url(),
+            queue: sc.queue.clone(),
+            ids: vec!["s13c-job".into()],
+            ms: 10,
+            defer: None,
+            defer_until_offset: None,
+            at_ms: None,
+            failpoints: Some("enqueue_before_send=sleep(1500)".into()),
+            skew_secs: 0,
+        },
+    );
+    // Wait for the client to connect and reach the failpoint, then cut it off.
+    assert!(
+        fault::wait_until(Duration::from_secs(10), || async {
+            std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .contains("failpoint enqueue_before_send")
+        })
+        .await,
+        "the client never reached the failpoint"
+    );
+    let killed = sc.redis.kill_all_clients();
+    assert!(killed >= 1, "no client connection to kill");
+    let out = fault::worker::finish_enqueue(child, &log);
+    assert!(out.status.success(), "{}", out.log);
+    let exists = sc.redis.cmd(&["EXISTS", "arq:job:s13c-job"]).int() == Some(1);
+    let ok = out.lines("ENQUEUED").len();
+    let err = out.lines("ERROR");
+    assert_eq!(ok + err.len(), 1, "{}", out.stdout);
+    if ok == 1 {
+        assert!(exists, "Ok for a job that is not there");
+    } else {
+        assert!(
+            !exists || err[0].contains("may or may not"),
+            "an error for a job that was enqueued: {err:?}"
+        );
+    }
+    assert!(sc.pool.queue_size(&sc.queue).await.unwrap() <= 1);
+}
