@@ -192,7 +192,13 @@ fn apply_common(cmd: &mut Command, failpoints: Option<&str>, skew_secs: i64) {
 }
 
 fn child_command() -> Command {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    // /proc/self/exe still runs this very binary if cargo rebuilt the file meanwhile.
+    let exe = if Path::new("/proc/self/exe").exists() {
+        PathBuf::from("/proc/self/exe")
+    } else {
+        std::env::current_exe().unwrap()
+    };
+    let mut cmd = Command::new(exe);
     cmd.args(["--exact", CHILD_TEST, "--nocapture", "--test-threads=1"])
         .stdin(Stdio::null());
     cmd
