@@ -99,6 +99,9 @@ pub struct ClaimRequest {
     pub token_prefix: String,
     /// This worker's claim counter, different for every claim it makes.
     pub seq: u64,
+    /// The worker runs nothing: it may take a recovery (a job whose last worker died), which
+    /// then runs alone.
+    pub idle: bool,
     /// The in-progress lease for each claimed job, in ms.
     pub lease_ms: i64,
     /// Whether to consume abort markers (a marked job is reported as `aborted`).
@@ -124,8 +127,20 @@ pub struct ClaimedJob {
     pub abort_marker_ms: Option<i64>,
     /// The previous attempt ended without an outcome and without handing the job back: its
     /// worker died or lost the lease (this claim is a recovery). Jobs retried by a Python arq
-    /// worker also read as recovered, since Python leaves no marker.
+    /// worker also read as recovered, since Python leaves no marker. A recovery is only ever
+    /// claimed alone, by an idle worker.
     pub recovered: bool,
+    /// Why the job record could not be read (e.g. the key holds another type), if so.
+    pub payload_error: Option<String>,
+}
+
+/// What a claim took.
+#[derive(Debug, Clone, Default)]
+pub struct Claimed {
+    /// The jobs now held.
+    pub jobs: Vec<ClaimedJob>,
+    /// A due recovery was left queued for an idle worker: stop claiming until idle.
+    pub recovery_waiting: bool,
 }
 
 /// How to abort a job.
@@ -259,7 +274,7 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Claims and starts up to `limit` due jobs (sets their in-progress lease, counts the try,
     /// reads the job record), in one step.
-    fn claim<'a>(&'a self, req: &'a ClaimRequest) -> BoxFuture<'a, Result<Vec<ClaimedJob>>>;
+    fn claim<'a>(&'a self, req: &'a ClaimRequest) -> BoxFuture<'a, Result<Claimed>>;
 
     /// Renews the in-progress leases of held jobs (a job whose token no longer matches is
     /// skipped) and reads the dataset generation, in one step.
@@ -429,7 +444,7 @@ impl Backend for Unconnected {
     fn enqueue<'a>(&'a self, _: &'a EnqueueRequest) -> BoxFuture<'a, Result<bool>> {
         unconnected()
     }
-    fn claim<'a>(&'a self, _: &'a ClaimRequest) -> BoxFuture<'a, Result<Vec<ClaimedJob>>> {
+    fn claim<'a>(&'a self, _: &'a ClaimRequest) -> BoxFuture<'a, Result<Claimed>> {
         unconnected()
     }
     fn heartbeat<'a>(&'a self, _: &'a Heartbeat) -> BoxFuture<'a, Result<HeartbeatReply>> {

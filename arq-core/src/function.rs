@@ -268,7 +268,9 @@ mod tests {
         };
         assert_eq!(f.class, "TypeError");
         assert!(
-            f.message.starts_with("f() argument 'count': invalid type"),
+            f.message.starts_with(
+                "arguments for 'f' do not match its signature: f() argument 'count': invalid type"
+            ),
             "{}",
             f.message
         );

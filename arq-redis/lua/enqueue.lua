@@ -7,20 +7,13 @@
 -- ARGV[4] defer value (ms), ARGV[5] job key TTL in ms, or '' for arq's default,
 -- ARGV[6] '1' to replace an existing result (re-running a finished job) instead of refusing,
 -- ARGV[7] channel to publish on when the job is due at once, waking idle workers ('' none)
--- A job key holding exactly this payload means this very request was applied before (a replay
--- after a lost reply: the payload carries the client's enqueue time), which is reported as
--- added, so a retried enqueue never reports its own job as a duplicate.
--- returns {1, score, now} when added, {2, score} when this request had been applied already,
--- {0, 0} when the id is taken, {-1, expires} when the job would expire at once (a
+-- The client never re-sends this script on its own: a lost reply is reported as an unknown
+-- outcome, and a deliberate repeat with the same id is refused if the first one landed.
+-- returns {1, score, now} when added, {0, 0} when the id is taken, {-1, expires} when the job would expire at once (a
 -- defer_until too far in the past)
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local existing = redis.call('GET', KEYS[1])
-if existing then
-  if existing == ARGV[2] then
-    local s = redis.call('ZSCORE', KEYS[3], ARGV[1])
-    return {2, tonumber(s or '0')}
-  end
+if redis.call('EXISTS', KEYS[1]) > 0 then
   return {0, 0}
 end
 if ARGV[6] == '1' then

@@ -4,11 +4,16 @@
 -- KEYS[1] in-progress, KEYS[2] retry counter, KEYS[3] handed-back marker, KEYS[4] release count
 -- ARGV[1] token, ARGV[2] free releases
 -- returns 0 when not held, 1 when released with the try given back, 2 with the try counted
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+local cur = redis.call('GET', KEYS[1])
+if cur ~= ARGV[1] then
+  -- A repeat of a release that was applied (its reply was lost) changes nothing.
+  if not cur and redis.call('GET', KEYS[3]) == ARGV[1] then
+    return 1
+  end
   return 0
 end
 redis.call('DEL', KEYS[1])
-redis.call('SET', KEYS[3], '1', 'EX', 88400)
+redis.call('SET', KEYS[3], ARGV[1], 'EX', 88400)
 local n = redis.call('INCR', KEYS[4])
 redis.call('EXPIRE', KEYS[4], 88400)
 if n <= tonumber(ARGV[2]) then

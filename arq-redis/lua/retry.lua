@@ -4,9 +4,14 @@
 -- KEYS[1] in-progress, KEYS[2] queue, KEYS[3] job, KEYS[4] handed-back marker (so the next
 -- claim is not taken for a recovery from a dead worker)
 -- ARGV[1] job id, ARGV[2] token, ARGV[3] defer ms
--- returns 1 when done, 0 when fenced out
+-- The marker holds the token, so a repeat of a retry that was applied (its reply was lost) is
+-- recognised and changes nothing: the deferral is not pushed twice.
+-- returns 1 when done (or done before), 0 when fenced out
 local cur = redis.call('GET', KEYS[1])
 if cur ~= ARGV[2] then
+  if not cur and redis.call('GET', KEYS[4]) == ARGV[2] then
+    return 1
+  end
   if cur or redis.call('EXISTS', KEYS[3]) == 0 then
     return 0
   end
@@ -18,5 +23,5 @@ if defer > 0 then
   redis.call('ZADD', KEYS[2], 'XX', string.format('%d', now + defer), ARGV[1])
 end
 redis.call('DEL', KEYS[1])
-redis.call('SET', KEYS[4], '1', 'EX', 88400)
+redis.call('SET', KEYS[4], ARGV[2], 'EX', 88400)
 return 1

@@ -4,7 +4,7 @@ use crate::keys::KeyLayout;
 use crate::scripts::scripts;
 use crate::settings::{connect, RedisSettings};
 use arq_core::backend::{
-    AbortOutcome, AbortRequest, Backend, BoxFuture, ClaimRequest, ClaimedJob, Defer,
+    AbortOutcome, AbortRequest, Backend, BoxFuture, ClaimRequest, Claimed, ClaimedJob, Defer,
     EnqueueRequest, FinishRequest, Heartbeat, HeartbeatReply, OnMessage, QueueEntry, QueuePage, QueueStats, RawStatus, ResultScan,
     RetryRequest, Watch,
 };
@@ -278,10 +278,6 @@ impl Backend for RedisBackend {
                     }
                     Ok(true)
                 }
-                Some(2) => {
-                    tracing::debug!(job_id = %req.job_id, "enqueue replayed after a lost reply");
-                    Ok(true)
-                }
                 Some(0) => Ok(false),
                 Some(-1) => Err(Error::InvalidArgument(format!(
                     "job {:?} would expire before it could run (defer_until is more than a \
@@ -293,7 +289,7 @@ impl Backend for RedisBackend {
         })
     }
 
-    fn claim<'a>(&'a self, req: &'a ClaimRequest) -> BoxFuture<'a, Result<Vec<ClaimedJob>>> {
+    fn claim<'a>(&'a self, req: &'a ClaimRequest) -> BoxFuture<'a, Result<Claimed>> {
         Box::pin(async move {
             let keys = vec![
                 self.keys.queue(&req.queue).to_owned(),
@@ -309,17 +305,22 @@ impl Backend for RedisBackend {
                 self.keys.in_progress_prefix().into(),
                 self.keys.retry_prefix().into(),
                 req.seq.to_string().into(),
+                if req.idle { "1" } else { "0" }.into(),
             ];
             let reply: RValue = self.eval(&scripts().claim, keys, args).await?;
+            let mut reply = array(reply, "claim")?.into_iter();
+            let (Some(waiting), Some(items)) = (reply.next(), reply.next()) else {
+                return Err(protocol("claim: short reply"));
+            };
             let mut jobs = Vec::new();
-            for item in array(reply, "claim")? {
+            for item in array(items, "claim items")? {
                 let mut f = array(item, "claim item")?.into_iter();
                 let (Some(id), Some(score), Some(payload), Some(tries), Some(token), Some(ab)) =
                     (f.next(), f.next(), f.next(), f.next(), f.next(), f.next())
                 else {
                     return Err(protocol("claim: short item"));
                 };
-                let Some(recovered) = f.next() else {
+                let (Some(recovered), Some(bad)) = (f.next(), f.next()) else {
                     return Err(protocol("claim: short item"));
                 };
                 jobs.push(ClaimedJob {
@@ -332,9 +333,13 @@ impl Backend for RedisBackend {
                     token: string_of(token).ok_or_else(|| protocol("claim: token"))?,
                     abort_marker_ms: int_of(&ab).filter(|ms| *ms > 0),
                     recovered: int_of(&recovered) == Some(1),
+                    payload_error: string_of(bad).filter(|e| !e.is_empty()),
                 });
             }
-            Ok(jobs)
+            Ok(Claimed {
+                jobs,
+                recovery_waiting: int_of(&waiting) == Some(1),
+            })
         })
     }
 

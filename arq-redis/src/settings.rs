@@ -259,6 +259,11 @@ pub(crate) async fn connect(settings: &RedisSettings) -> Result<fred::clients::P
             .with_connection_config(|c| {
                 c.connection_timeout = settings.conn_timeout;
                 c.internal_command_timeout = settings.conn_timeout.max(Duration::from_secs(5));
+                // Never re-send a command on a new connection after the old one dropped: its
+                // first copy may have been applied (reliability D4). Callers see the error and
+                // decide: the worker retries its fenced, idempotent steps; an enqueue reports
+                // an unknown outcome.
+                c.max_command_attempts = 1;
             })
             .with_performance_config(|p| {
                 p.default_command_timeout = settings.command_timeout.unwrap_or(Duration::ZERO);

@@ -37,6 +37,9 @@ pub trait Codec: Send + Sync + fmt::Debug + 'static {
     }
 }
 
+/// How deeply containers may nest in a decoded record (as in the JSON and pickle codecs).
+const MAX_DEPTH: usize = 256;
+
 /// MessagePack, the default codec. Python arq reads and writes it with
 /// `job_serializer=msgpack.packb` and
 /// `job_deserializer=lambda b: msgpack.unpackb(b, raw=False)`.
@@ -54,6 +57,8 @@ impl Codec for MsgpackCodec {
 
     fn decode(&self, bytes: &[u8]) -> Result<Value, ValueError> {
         let mut de = rmp_serde::Deserializer::new(std::io::Cursor::new(bytes));
+        // Bounded nesting: a hostile payload must fail its job, not overflow the stack.
+        de.set_max_depth(MAX_DEPTH);
         let value: Value = serde::Deserialize::deserialize(&mut de)
             .map_err(|e| ValueError::new(format!("msgpack: {e}")))?;
         let consumed = de.position() as usize;

@@ -126,6 +126,14 @@ impl JobRunner {
             }))
         };
         let id = claimed.job_id.clone();
+        if let Some(e) = &claimed.payload_error {
+            let msg = format!(
+                "job {id}: payload could not be decoded (format={}): the job key could not be \
+                 read as a record: {e}",
+                self.pool.codec().name()
+            );
+            return fail(claimed, None, None, DESERIALIZATION_ERROR, msg);
+        }
         let Some(payload) = &claimed.payload else {
             return fail(
                 claimed,
@@ -279,7 +287,12 @@ impl JobRunner {
                     failure,
                     set_try,
                 } = *early;
-                tracing::warn!("job {} failed before it ran: {failure}", claimed.job_id);
+                tracing::warn!(
+                    "job {} failed: {} (before it ran; {})",
+                    claimed.job_id,
+                    failure.message,
+                    failure.class
+                );
                 let job_try = set_try.unwrap_or(claimed.job_try);
                 let start = now_ms();
                 self.counters.failed.fetch_add(1, Ordering::Relaxed);

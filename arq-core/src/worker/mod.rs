@@ -222,6 +222,8 @@ impl Worker {
         let tracker = TaskTracker::new();
         let token_prefix = uuid::Uuid::new_v4().simple().to_string()[..16].to_owned();
         let mut claim_seq: u64 = 0;
+        let recovery_running = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut recovery_waiting = false;
         let lease_ms = crate::time::duration_ms(settings.lease);
         let mut next_health = Instant::now();
         let mut cron = crate::cron::Scheduler::new(&settings, &queue)?;
@@ -257,9 +259,17 @@ impl Worker {
                 .max_burst_jobs
                 .filter(|_| settings.burst)
                 .map(|m| m.saturating_sub(started));
-            let free = semaphore
-                .available_permits()
-                .min(burst_left.unwrap_or(usize::MAX));
+            let idle = semaphore.available_permits() == settings.max_jobs;
+            // A recovery (a job whose last worker died) runs alone: while one runs, or while
+            // one waits for this worker to be idle, claim nothing else.
+            let quarantine = recovery_running.load(Ordering::Relaxed) || recovery_waiting;
+            let free = if quarantine && !idle {
+                0
+            } else {
+                semaphore
+                    .available_permits()
+                    .min(burst_left.unwrap_or(usize::MAX))
+            };
             // With every slot busy, or the last claim filling every free slot, more work is
             // likely waiting: poll again as soon as a slot frees instead of after poll_delay.
             let mut backlog = free == 0;
@@ -275,15 +285,21 @@ impl Worker {
                     },
                     lease_ms,
                     check_abort: settings.allow_abort_jobs,
+                    idle,
                 };
                 let claim_sent = Instant::now();
                 match pool.backend().claim(&req).await {
                     Ok(claimed) => {
                         failpoint::hit("after_claim");
                         error_backoff = Duration::ZERO;
-                        backlog = claimed.len() == free;
-                        for job in claimed {
+                        recovery_waiting = claimed.recovery_waiting;
+                        backlog = claimed.jobs.len() == free || recovery_waiting;
+                        for job in claimed.jobs {
                             counters.started.fetch_add(1, Ordering::Relaxed);
+                            let recovery = job.recovered.then(|| {
+                                recovery_running.store(true, Ordering::Relaxed);
+                                recovery_running.clone()
+                            });
                             let prepared = runner.prepare(job);
                             let permit = semaphore
                                 .clone()
@@ -315,6 +331,9 @@ impl Worker {
                                 runner.execute(prepared).await;
                                 if let Some((id, held)) = registered {
                                     held.lock().unwrap().remove(&id);
+                                }
+                                if let Some(flag) = recovery {
+                                    flag.store(false, Ordering::Relaxed);
                                 }
                                 drop(permit);
                                 slot_freed.notify_one();
