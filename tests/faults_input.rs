@@ -824,9 +824,10 @@ async fn s26_concurrent_claims_of_one_job() {
                 seq: 1,
                 lease_ms: 10_000,
                 check_abort: true,
+                idle: true,
             };
             barrier.wait().await;
-            pool.backend().claim(&req).await.unwrap().len()
+            pool.backend().claim(&req).await.unwrap().jobs.len()
         });
     }
     let mut total = 0;
