@@ -127,9 +127,12 @@ pub struct ClaimedJob {
     pub abort_marker_ms: Option<i64>,
     /// The previous attempt ended without an outcome and without handing the job back: its
     /// worker died or lost the lease (this claim is a recovery). Jobs retried by a Python arq
-    /// worker also read as recovered, since Python leaves no marker. A recovery is only ever
-    /// claimed alone, by an idle worker.
+    /// worker also read as recovered, since Python leaves no marker.
     pub recovered: bool,
+    /// A recovery from try 3 on (its worker died at least twice): it was claimed alone, by an
+    /// idle worker, and nothing else should be claimed while it runs, so a job that kills its
+    /// worker takes no other job down with it.
+    pub alone: bool,
     /// Why the job record could not be read (e.g. the key holds another type), if so.
     pub payload_error: Option<String>,
 }

@@ -8,70 +8,113 @@
 -- ARGV[7] in-progress key prefix, ARGV[8] retry key prefix, ARGV[9] the worker's claim
 -- sequence number (tokens are `<prefix>:<seq>:<n>`, unique per attempt), ARGV[10] '1' when the
 -- worker runs nothing (it may take a recovery)
+-- Due entries are read in chunks; for each chunk, leases and try counters are read with one
+-- MGET each, so a job taken costs two writes: its lease and its try counter (Python arq's
+-- INCR + EXPIRE 88400, as one SET).
 -- A try after the first is a recovery unless the last attempt handed the job back (retry or
 -- shutdown leave the marker `<retry key>:clean`): its last worker died or lost the lease,
--- maybe because of the job itself. A recovery runs alone, on an idle worker, so a job that
--- kills its worker takes no other job down with it: it is taken only as the first job of an
+-- maybe because of the job itself. A first recovery runs as usual (the crash was most likely
+-- not its doing); a later one (try 3 on) runs alone, on an idle worker, so a job that keeps
+-- killing its worker takes no other job down with it: it is taken only as the first job of an
 -- idle worker's claim, which then takes nothing more; else it is left queued and reported.
 -- The first write is a SET (refused when Redis is out of memory), so a claim over maxmemory
 -- changes nothing.
 -- returns {recovery waiting 0|1, {{id, score, payload|false, try, token, abort marker ms or 0,
--- recovered 0|1, payload error or ''}, ...}}
+-- recovered: 0 no, 1 yes, 2 yes and alone, payload error or ''}, ...}}
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local limit = tonumber(ARGV[1])
 local idle = ARGV[10] == '1'
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', string.format('%d', now),
-  'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[2]))
+local scan = tonumber(ARGV[2])
+local max_score = string.format('%d', now)
 -- Markers are rare: look them up only when the abort set has any.
 local markers = ARGV[5] == '1' and redis.call('ZCARD', KEYS[2]) > 0
 local out = {}
 local waiting = 0
-for i = 1, #due, 2 do
-  if #out >= limit then
+local offset = 0
+local chunk = math.min(scan, math.max(limit * 2, 16))
+local n = 0
+while #out < limit and offset < scan do
+  local size = math.min(chunk, scan - offset)
+  local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', max_score, 'WITHSCORES', 'LIMIT',
+    offset, size)
+  offset = offset + size
+  local count = #due / 2
+  if count == 0 then
     break
   end
-  local id = due[i]
-  local ip = ARGV[7] .. id
-  local token = ARGV[3] .. ':' .. ARGV[9] .. ':' .. i
-  -- SET NX: a job whose in-progress key exists is running elsewhere (Python sees `1` there).
-  if redis.call('SET', ip, token, 'PX', ARGV[4], 'NX') then
-    local retry_key = ARGV[8] .. id
-    local try = redis.call('INCR', retry_key)
-    redis.call('EXPIRE', retry_key, 88400)
-    local recovered = 0
-    if try > 1 and redis.call('DEL', retry_key .. ':clean') == 0 then
-      recovered = 1
+  local leases, counters = {}, {}
+  for j = 1, count do
+    leases[j] = ARGV[7] .. due[j * 2 - 1]
+    counters[j] = ARGV[8] .. due[j * 2 - 1]
+  end
+  local held = redis.call('MGET', unpack(leases))
+  local tries = redis.call('MGET', unpack(counters))
+  for j = 1, count do
+    if #out >= limit then
+      break
     end
-    if recovered == 1 and not (idle and #out == 0) then
-      -- Not now: undo the take and leave it for an idle worker.
-      redis.call('DEL', ip)
-      redis.call('DECR', retry_key)
-      waiting = 1
-    else
-      local payload = redis.pcall('GET', ARGV[6] .. id)
-      local bad = ''
-      if type(payload) == 'table' and payload.err then
-        -- e.g. WRONGTYPE: the job key is not a string; the worker fails this job alone.
-        bad = payload.err
-        payload = false
-      end
-      local aborted = 0
-      if markers then
-        local marker = redis.call('ZSCORE', KEYS[2], id)
-        if marker then
-          redis.call('ZREM', KEYS[2], id)
-          aborted = tonumber(marker)
+    -- A lease held means the job runs elsewhere (Python sees `1` there).
+    if not held[j] then
+      local id = due[j * 2 - 1]
+      local try = (tonumber(tries[j]) or 0) + 1
+      local clean = counters[j] .. ':clean'
+      local recovered = 0
+      if try > 1 and redis.call('EXISTS', clean) == 0 then
+        recovered = 1
+        if try > 2 then
+          recovered = 2
         end
       end
-      out[#out + 1] = {id, due[i + 1], payload, try, token, aborted, recovered, bad}
-      if recovered == 1 then
-        break
+      if recovered == 2 and not (idle and #out == 0) then
+        -- Not now: leave it for an idle worker.
+        waiting = 1
+      else
+        n = n + 1
+        local token = ARGV[3] .. ':' .. ARGV[9] .. ':' .. n
+        redis.call('SET', leases[j], token, 'PX', ARGV[4])
+        redis.call('SET', counters[j], try, 'EX', 88400)
+        if try > 1 and recovered == 0 then
+          redis.call('DEL', clean)
+        end
+        local aborted = 0
+        if markers then
+          local marker = redis.call('ZSCORE', KEYS[2], id)
+          if marker then
+            redis.call('ZREM', KEYS[2], id)
+            aborted = tonumber(marker)
+          end
+        end
+        out[#out + 1] = {id, due[j * 2], false, try, token, aborted, recovered, ''}
+        if recovered == 2 then
+          break
+        end
+      end
+    end
+  end
+  if count < size or (#out > 0 and out[#out][7] == 2) then
+    break
+  end
+end
+-- The records of every job taken, in one call.
+if #out > 0 then
+  local jobs = {}
+  for j, item in ipairs(out) do
+    jobs[j] = ARGV[6] .. item[1]
+  end
+  local records = redis.call('MGET', unpack(jobs))
+  for j, item in ipairs(out) do
+    item[3] = records[j]
+    if not records[j] then
+      -- Gone (expired or deleted), or not a string: the worker fails this job alone.
+      local kind = redis.call('TYPE', jobs[j])['ok']
+      if kind ~= 'none' then
+        item[8] = 'WRONGTYPE the job key holds a ' .. kind .. ', not a string'
       end
     end
   end
 end
-if ARGV[5] == '1' and markers then
+if markers then
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('(%d', now - 86400000))
 end
 return {waiting, out}

@@ -1,38 +1,31 @@
 -- finish: store jobs' results and remove the jobs (Python arq's finish_job /
--- finish_failed_job MULTI), for one job or a batch, each fenced: a worker whose token was
--- replaced writes nothing for that job. Each finished job's id is published on its queue's
--- finished channel, waking clients waiting for its result.
--- Per job i (0-based), KEYS[6i+1..6i+6]: in-progress, job, retry, result, queue, abort;
--- ARGV[6i+1..6i+6]: job id, token, result payload ('' stores none), result TTL ms ('' keeps
--- it forever), keep the in-progress key this many ms instead of deleting it ('' deletes it),
--- channel to publish the id on ('' publishes nothing)
+-- finish_failed_job MULTI), for one job or a batch of one queue, each fenced: a worker whose
+-- token was replaced writes nothing for that job. Each finished job's id is published on the
+-- queue's finished channel when a client listens there, waking clients waiting for results.
+-- The keys of all jobs are read, removed and deleted with one variadic call each.
+-- KEYS: per job i (0-based) KEYS[4i+1..4i+4]: in-progress, job, retry, result; then the queue
+-- and the abort set (the last two).
+-- ARGV[1] channel to publish finished ids on ('' none); per job i ARGV[5i+2..5i+6]: job id,
+-- token, result payload ('' stores none), result TTL ms ('' keeps it forever), keep the
+-- in-progress key this many ms instead of deleting it ('' deletes it)
 -- returns one flag per job: 1 when written, 0 when fenced out
--- Per batch, not per job: is anyone listening on a channel, are there abort markers at all.
-local listeners = {}
-local function listened(channel)
-  if listeners[channel] == nil then
-    listeners[channel] = redis.call('PUBSUB', 'NUMSUB', channel)[2] > 0
-  end
-  return listeners[channel]
+local n = (#KEYS - 2) / 4
+local queue, abort = KEYS[#KEYS - 1], KEYS[#KEYS]
+local leases = {}
+for i = 0, n - 1 do
+  leases[i + 1] = KEYS[i * 4 + 1]
 end
-local markers = {}
-local function has_markers(key)
-  if markers[key] == nil then
-    markers[key] = redis.call('ZCARD', key) > 0
-  end
-  return markers[key]
-end
-local out = {}
-for i = 0, #KEYS / 6 - 1 do
-  local k, a = i * 6, i * 6
-  local ip, job = KEYS[k + 1], KEYS[k + 2]
+local current = redis.call('MGET', unpack(leases))
+local out, ids, dels = {}, {}, {}
+for i = 0, n - 1 do
+  local k, a = i * 4, i * 5 + 1
   local id, token = ARGV[a + 1], ARGV[a + 2]
-  local cur = redis.call('GET', ip)
+  local cur = current[i + 1]
   -- Another holder, or the lease lapsed and the job is gone: not ours to finish.
-  if cur ~= token and (cur or redis.call('EXISTS', job) == 0) then
-    out[#out + 1] = 0
+  if cur ~= token and (cur or redis.call('EXISTS', KEYS[k + 2]) == 0) then
+    out[i + 1] = 0
   else
-    local payload, ttl = ARGV[a + 3], ARGV[a + 4]
+    local payload, ttl, keep = ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
     if payload ~= '' then
       if ttl == '' then
         redis.call('SET', KEYS[k + 4], payload)
@@ -40,21 +33,32 @@ for i = 0, #KEYS / 6 - 1 do
         redis.call('SET', KEYS[k + 4], payload, 'PX', ttl)
       end
     end
-    if has_markers(KEYS[k + 6]) then
-      redis.call('ZREM', KEYS[k + 6], id)
-    end
-    redis.call('ZREM', KEYS[k + 5], id)
-    if ARGV[a + 5] ~= '' then
-      redis.call('PEXPIRE', ip, ARGV[a + 5])
-      redis.call('DEL', KEYS[k + 3], job)
+    ids[#ids + 1] = id
+    if keep ~= '' then
+      redis.call('PEXPIRE', KEYS[k + 1], keep)
     else
-      redis.call('DEL', ip, KEYS[k + 3], job)
+      dels[#dels + 1] = KEYS[k + 1]
     end
-    if ARGV[a + 6] ~= '' and listened(ARGV[a + 6]) then
-      -- pcall: a user without rights on the channel still finishes (clients then poll)
-      redis.pcall('PUBLISH', ARGV[a + 6], id)
+    dels[#dels + 1] = KEYS[k + 3]
+    dels[#dels + 1] = KEYS[k + 2]
+    out[i + 1] = 1
+  end
+end
+if #ids > 0 then
+  redis.call('ZREM', queue, unpack(ids))
+  -- Markers are rare: remove them only when there are any.
+  if redis.call('ZCARD', abort) > 0 then
+    redis.call('ZREM', abort, unpack(ids))
+  end
+  redis.call('DEL', unpack(dels))
+  -- pcall: a user without rights on the channel (or on PUBSUB) still finishes; clients poll.
+  if ARGV[1] ~= '' then
+    local listeners = redis.pcall('PUBSUB', 'NUMSUB', ARGV[1])
+    if type(listeners) == 'table' and not listeners.err and listeners[2] > 0 then
+      for _, id in ipairs(ids) do
+        redis.pcall('PUBLISH', ARGV[1], id)
+      end
     end
-    out[#out + 1] = 1
   end
 end
 return out

@@ -332,7 +332,8 @@ impl Backend for RedisBackend {
                     job_try: int_of(&tries).ok_or_else(|| protocol("claim: try"))?,
                     token: string_of(token).ok_or_else(|| protocol("claim: token"))?,
                     abort_marker_ms: int_of(&ab).filter(|ms| *ms > 0),
-                    recovered: int_of(&recovered) == Some(1),
+                    recovered: int_of(&recovered).is_some_and(|r| r >= 1),
+                    alone: int_of(&recovered) == Some(2),
                     payload_error: string_of(bad).filter(|e| !e.is_empty()),
                 });
             }
@@ -457,33 +458,41 @@ impl Backend for RedisBackend {
 
     fn finish_many<'a>(&'a self, reqs: &'a [FinishRequest]) -> BoxFuture<'a, Result<Vec<bool>>> {
         Box::pin(async move {
-            if reqs.is_empty() {
-                return Ok(Vec::new());
-            }
-            let mut keys = Vec::with_capacity(6 * reqs.len());
-            let mut args: Vec<RValue> = Vec::with_capacity(6 * reqs.len());
-            for req in reqs {
-                let id = &req.job_id;
-                keys.push(self.keys.in_progress(id));
-                keys.push(self.keys.job(id));
-                keys.push(self.keys.retry(id));
-                keys.push(self.keys.result(id));
-                keys.push(self.keys.queue(&req.queue).to_owned());
+            let mut flags = vec![false; reqs.len()];
+            // One script call per queue in the batch (a worker's batch has one queue).
+            let mut queues: Vec<&str> = reqs.iter().map(|r| r.queue.as_str()).collect();
+            queues.sort_unstable();
+            queues.dedup();
+            for queue in queues {
+                let batch: Vec<usize> = (0..reqs.len())
+                    .filter(|&i| reqs[i].queue == queue)
+                    .collect();
+                let mut keys = Vec::with_capacity(4 * batch.len() + 2);
+                let mut args: Vec<RValue> = Vec::with_capacity(5 * batch.len() + 1);
+                args.push(self.keys.finished_channel(queue).into());
+                for &i in &batch {
+                    let req = &reqs[i];
+                    let id = &req.job_id;
+                    keys.push(self.keys.in_progress(id));
+                    keys.push(self.keys.job(id));
+                    keys.push(self.keys.retry(id));
+                    keys.push(self.keys.result(id));
+                    args.push(id.as_str().into());
+                    args.push(req.token.as_str().into());
+                    args.push(optional_bytes(req.result.as_deref()));
+                    args.push(optional_ms(req.keep_result_ms));
+                    args.push(optional_ms(req.keep_in_progress_ms));
+                }
+                keys.push(self.keys.queue(queue).to_owned());
                 keys.push(self.keys.abort().to_owned());
-                args.push(id.as_str().into());
-                args.push(req.token.as_str().into());
-                args.push(optional_bytes(req.result.as_deref()));
-                args.push(optional_ms(req.keep_result_ms));
-                args.push(optional_ms(req.keep_in_progress_ms));
-                args.push(self.keys.finished_channel(&req.queue).into());
-            }
-            let reply: RValue = self.eval(&scripts().finish, keys, args).await?;
-            let flags: Vec<bool> = array(reply, "finish")?
-                .iter()
-                .map(|v| int_of(v) == Some(1))
-                .collect();
-            if flags.len() != reqs.len() {
-                return Err(protocol("finish: flag count"));
+                let reply: RValue = self.eval(&scripts().finish, keys, args).await?;
+                let done = array(reply, "finish")?;
+                if done.len() != batch.len() {
+                    return Err(protocol("finish: flag count"));
+                }
+                for (&i, v) in batch.iter().zip(done) {
+                    flags[i] = int_of(&v) == Some(1);
+                }
             }
             Ok(flags)
         })

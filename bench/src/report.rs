@@ -297,6 +297,17 @@ pub fn commands_table(sides: &[(Side, &SideResults)], top: usize) -> Table {
                 format!("{}, max_jobs {mj}", side.name()),
                 list.join(", "),
             ]);
+            let us: Vec<String> = d
+                .cost
+                .per_command_us
+                .iter()
+                .take(top)
+                .map(|(name, n)| format!("{name} {}", num(*n)))
+                .collect();
+            t.row(vec![
+                format!("{}, max_jobs {mj}, µs", side.name()),
+                us.join(", "),
+            ]);
         }
     }
     t

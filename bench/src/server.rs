@@ -282,6 +282,8 @@ pub struct Snapshot {
     pub cpu_us: f64,
     /// `cmdstat_<name>` -> calls.
     pub calls: BTreeMap<String, u64>,
+    /// `cmdstat_<name>` -> µs spent (a script's time includes its inner commands').
+    pub usec: BTreeMap<String, u64>,
 }
 
 impl Snapshot {
@@ -292,14 +294,17 @@ impl Snapshot {
                 .ok_or_else(|| format!("INFO has no number {k}"))
         };
         let mut calls = BTreeMap::new();
+        let mut usec = BTreeMap::new();
         for (k, v) in info {
             if let Some(name) = k.strip_prefix("cmdstat_") {
-                let n = v
-                    .split(',')
-                    .find_map(|f| f.strip_prefix("calls="))
-                    .and_then(|n| n.parse().ok())
-                    .unwrap_or(0);
-                calls.insert(name.to_owned(), n);
+                let field = |f: &str| -> u64 {
+                    v.split(',')
+                        .find_map(|x| x.strip_prefix(f))
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or(0)
+                };
+                calls.insert(name.to_owned(), field("calls="));
+                usec.insert(name.to_owned(), field("usec="));
             }
         }
         Ok(Snapshot {
@@ -307,6 +312,7 @@ impl Snapshot {
             reads: num("total_reads_processed")? as u64,
             cpu_us: (num("used_cpu_sys")? + num("used_cpu_user")?) * 1e6,
             calls,
+            usec,
         })
     }
 }
@@ -323,6 +329,9 @@ pub struct Cost {
     pub cpu_us: f64,
     /// Calls per job of each command (`INFO commandstats` deltas), most frequent first.
     pub per_command: Vec<(String, f64)>,
+    /// µs per job spent in each command (`INFO commandstats` usec deltas), most first. A
+    /// script's (`evalsha`) time includes that of the commands it calls.
+    pub per_command_us: Vec<(String, f64)>,
 }
 
 impl Cost {
@@ -342,7 +351,19 @@ impl Cost {
             .filter(|(_, n)| *n > 0.0)
             .collect();
         per_command.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let mut per_command_us: Vec<(String, f64)> = after
+            .usec
+            .iter()
+            .filter(|(name, _)| name.as_str() != "info")
+            .map(|(name, &n)| {
+                let was = before.usec.get(name).copied().unwrap_or(0);
+                (name.clone(), n.saturating_sub(was) as f64 / jobs)
+            })
+            .filter(|(_, n)| *n > 0.0)
+            .collect();
+        per_command_us.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         Cost {
+            per_command_us,
             commands: after.commands.saturating_sub(before.commands + 1) as f64 / jobs,
             reads: after.reads.saturating_sub(before.reads + 1) as f64 / jobs,
             cpu_us: (after.cpu_us - before.cpu_us).max(0.0) / jobs,

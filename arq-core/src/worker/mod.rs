@@ -222,6 +222,8 @@ impl Worker {
         let tracker = TaskTracker::new();
         let token_prefix = uuid::Uuid::new_v4().simple().to_string()[..16].to_owned();
         let mut claim_seq: u64 = 0;
+        let mut next_abort_check = Instant::now();
+        let mut last_backlog = false;
         let recovery_running = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut recovery_waiting = false;
         let lease_ms = crate::time::duration_ms(settings.lease);
@@ -253,6 +255,18 @@ impl Worker {
                 }
             }
 
+            // Under a backlog, claim in batches: when a slot frees, give the jobs finishing
+            // with it a moment (at most 1 ms) to free theirs, until half the slots are free.
+            if last_backlog {
+                let half = (settings.max_jobs / 2).max(1);
+                let deadline = tokio::time::Instant::now() + Duration::from_millis(1);
+                while semaphore.available_permits() < half && !tracker.is_empty() {
+                    tokio::select! {
+                        _ = slot_freed.notified() => {}
+                        _ = tokio::time::sleep_until(deadline) => break,
+                    }
+                }
+            }
             let iteration = Instant::now();
             let started = counters.started.load(Ordering::Relaxed) as usize;
             let burst_left = settings
@@ -296,7 +310,7 @@ impl Worker {
                         backlog = claimed.jobs.len() == free || recovery_waiting;
                         for job in claimed.jobs {
                             counters.started.fetch_add(1, Ordering::Relaxed);
-                            let recovery = job.recovered.then(|| {
+                            let recovery = job.alone.then(|| {
                                 recovery_running.store(true, Ordering::Relaxed);
                                 recovery_running.clone()
                             });
@@ -349,16 +363,20 @@ impl Worker {
                 }
             }
 
-            if settings.allow_abort_jobs {
+            // Abort requests are looked for once per poll, however often the loop turns.
+            if settings.allow_abort_jobs && Instant::now() >= next_abort_check {
+                next_abort_check = Instant::now() + settings.poll_delay;
                 check_aborts(&pool, &held).await;
             }
 
             cron.poll(&pool).await;
 
-            if settings.burst {
-                let limit_hit = settings
+            let limit_hit = settings.burst
+                && settings
                     .max_burst_jobs
                     .is_some_and(|m| counters.started.load(Ordering::Relaxed) as usize >= m);
+            // The queue can only be empty when the last claim came back short.
+            if settings.burst && (limit_hit || !backlog) {
                 let empty = if limit_hit {
                     true
                 } else {
@@ -376,6 +394,7 @@ impl Worker {
                 }
             }
 
+            last_backlog = backlog;
             let wait = if error_backoff > Duration::ZERO {
                 error_backoff
             } else {
