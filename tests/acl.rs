@@ -595,11 +595,7 @@ async fn permission_errors_name_user_command_and_key() {
     let p = permission(&err).expect("a PermissionDenied");
     assert_eq!(
         (p.user.as_str(), p.command.as_str(), p.keys.as_slice()),
-        (
-            "t1-client",
-            "ZCARD",
-            ["t1:arq:abort".to_owned()].as_slice()
-        ),
+        ("t1-client", "ZCARD", ["t1:arq:abort".to_owned()].as_slice()),
         "{err}"
     );
     assert!(

@@ -253,7 +253,10 @@ async fn per_job_and_worker_timeouts() {
         started.elapsed() < Duration::from_millis(1_900),
         "timeouts did not cut jobs short"
     );
-    for (job, limit) in [(own, "timed out after 0.2s"), (global, "timed out after 0.3s")] {
+    for (job, limit) in [
+        (own, "timed out after 0.2s"),
+        (global, "timed out after 0.3s"),
+    ] {
         let err = job.result(Duration::from_secs(1)).await.unwrap_err();
         let f = err.job_failure().expect("failure");
         assert!(f.is_timeout(), "{f}");
@@ -658,12 +661,18 @@ async fn the_lease_is_short_and_the_heartbeat_renews_it_for_long_jobs() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(samples > 40, "only {samples} samples while the job ran");
-    assert!(max_ttl <= 400, "the lease is the configured 400ms, not the timeout: {max_ttl}");
+    assert!(
+        max_ttl <= 400,
+        "the lease is the configured 400ms, not the timeout: {max_ttl}"
+    );
     assert_eq!(tokens.len(), 1, "one holder, one fencing token: {tokens:?}");
     assert!(!tokens.contains("1"), "the lease holds a fencing token");
     let done: u64 = job.result(Duration::from_secs(5)).await.unwrap();
     assert_eq!(done, 1_600);
-    assert_eq!(job.result_info().await.unwrap().unwrap().job.job_try, Some(1));
+    assert_eq!(
+        job.result_info().await.unwrap().unwrap().job.job_try,
+        Some(1)
+    );
     stop.shutdown();
     run.await.unwrap().unwrap();
 }
@@ -792,12 +801,29 @@ async fn finished_jobs_are_announced_and_outcomes_are_stored_in_batches() {
     };
     let mut ids = std::collections::HashSet::new();
     for i in 0..300u64 {
-        let job = sleep_ms::enqueue(&pool, 0).job_id(format!("b{i}")).await.unwrap();
+        let job = sleep_ms::enqueue(&pool, 0)
+            .job_id(format!("b{i}"))
+            .await
+            .unwrap();
         ids.insert(job.id().to_owned());
     }
-    let before = commands(raw.info(Some(fred::types::InfoKind::CommandStats)).await.unwrap());
-    burst(&pool, fast_settings().functions([sleep_ms::FUNCTION]).max_jobs(100)).await;
-    let after = commands(raw.info(Some(fred::types::InfoKind::CommandStats)).await.unwrap());
+    let before = commands(
+        raw.info(Some(fred::types::InfoKind::CommandStats))
+            .await
+            .unwrap(),
+    );
+    burst(
+        &pool,
+        fast_settings()
+            .functions([sleep_ms::FUNCTION])
+            .max_jobs(100),
+    )
+    .await;
+    let after = commands(
+        raw.info(Some(fred::types::InfoKind::CommandStats))
+            .await
+            .unwrap(),
+    );
     // Unbatched, every job costs a finish call plus its share of claims (> 300 calls).
     let calls = after - before;
     assert!(
@@ -814,7 +840,11 @@ async fn finished_jobs_are_announced_and_outcomes_are_stored_in_batches() {
     }
     assert_eq!(announced, ids);
     let stored: usize = raw
-        .exists(ids.iter().map(|id| format!("arq:result:{id}")).collect::<Vec<_>>())
+        .exists(
+            ids.iter()
+                .map(|id| format!("arq:result:{id}"))
+                .collect::<Vec<_>>(),
+        )
         .await
         .unwrap();
     assert_eq!(stored, ids.len(), "every result stored");

@@ -193,9 +193,7 @@ impl Args {
             )));
         }
         if let Some((name, _)) = self.keyword.first() {
-            return Err(
-                self.type_error(format_args!("got an unknown keyword argument '{name}'"))
-            );
+            return Err(self.type_error(format_args!("got an unknown keyword argument '{name}'")));
         }
         Ok(())
     }

@@ -75,7 +75,8 @@ impl ResultWatch {
                 if msg.is_empty() {
                     // Notices were lost: wake everyone to look.
                     waiters.values().flatten().for_each(|n| n.notify_one());
-                } else if let Some(list) = std::str::from_utf8(msg).ok().and_then(|id| waiters.get(id))
+                } else if let Some(list) =
+                    std::str::from_utf8(msg).ok().and_then(|id| waiters.get(id))
                 {
                     list.iter().for_each(|n| n.notify_one());
                 }

@@ -3,12 +3,12 @@
 use crate::keys::KeyLayout;
 use crate::scripts::scripts;
 use crate::settings::{connect, RedisSettings};
+use arq_core::backend::FREE_RELEASES;
 use arq_core::backend::{
     AbortOutcome, AbortRequest, Backend, BoxFuture, ClaimRequest, Claimed, ClaimedJob, Defer,
-    EnqueueRequest, FinishRequest, Heartbeat, HeartbeatReply, OnMessage, QueueEntry, QueuePage, QueueStats, RawStatus, ResultScan,
-    RetryRequest, Watch,
+    EnqueueRequest, FinishRequest, Heartbeat, HeartbeatReply, OnMessage, QueueEntry, QueuePage,
+    QueueStats, RawStatus, ResultScan, RetryRequest, Watch,
 };
-use arq_core::backend::FREE_RELEASES;
 use arq_core::backend::{CronEnqueueReply, CronEnqueueRequest, CronTickOutcome};
 use arq_core::{Error, Result};
 use bytes::Bytes;
@@ -211,7 +211,10 @@ impl RedisBackend {
             .evalsha_with_reload(client, keys.clone(), args.clone())
             .await
             .map_err(|e| {
-                let mapped = match (e.kind(), self.settings.as_ref().and_then(|s| s.command_timeout)) {
+                let mapped = match (
+                    e.kind(),
+                    self.settings.as_ref().and_then(|s| s.command_timeout),
+                ) {
                     (fred::error::ErrorKind::Timeout, Some(t)) => Error::backend(format!(
                         "redis command timed out after {}ms (it may still have been applied)",
                         t.as_millis()
@@ -869,11 +872,10 @@ impl Backend for RedisBackend {
 
     fn queue_size<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<u64>> {
         Box::pin(async move {
-            let n: u64 = self
-                .pool
-                .zcard(self.keys.queue(queue))
-                .await
-                .map_err(|e| crate::acl::command_error(e, self.pool.next(), "ZCARD", &[queue]))?;
+            let n: u64 =
+                self.pool.zcard(self.keys.queue(queue)).await.map_err(|e| {
+                    crate::acl::command_error(e, self.pool.next(), "ZCARD", &[queue])
+                })?;
             Ok(n)
         })
     }

@@ -105,9 +105,7 @@ impl Beats {
                 Err(_) => tracing::debug!("heartbeat connection timed out; using the worker's"),
             }
         }
-        self.own
-            .clone()
-            .unwrap_or_else(|| self.pool.backend_arc())
+        self.own.clone().unwrap_or_else(|| self.pool.backend_arc())
     }
 
     async fn beat(&mut self) {
