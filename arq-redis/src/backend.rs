@@ -480,8 +480,9 @@ impl Backend for RedisBackend {
                     keys.push(self.keys.job(id));
                     keys.push(self.keys.retry(id));
                     keys.push(self.keys.result(id));
-                    args.push(id.as_str().into());
-                    args.push(req.token.as_str().into());
+                    // Owned strings become fred values without another copy.
+                    args.push(id.clone().into());
+                    args.push(req.token.clone().into());
                     args.push(optional_bytes(req.result.as_deref()));
                     args.push(optional_ms(req.keep_result_ms));
                     args.push(optional_ms(req.keep_in_progress_ms));

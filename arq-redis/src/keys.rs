@@ -86,22 +86,22 @@ impl KeyLayout {
 
     /// `arq:job:<id>`
     pub fn job(&self, id: &str) -> String {
-        format!("{}{id}", self.job)
+        concat(&self.job, id)
     }
 
     /// `arq:in-progress:<id>`
     pub fn in_progress(&self, id: &str) -> String {
-        format!("{}{id}", self.in_progress)
+        concat(&self.in_progress, id)
     }
 
     /// `arq:result:<id>`
     pub fn result(&self, id: &str) -> String {
-        format!("{}{id}", self.result)
+        concat(&self.result, id)
     }
 
     /// `arq:retry:<id>`
     pub fn retry(&self, id: &str) -> String {
-        format!("{}{id}", self.retry)
+        concat(&self.retry, id)
     }
 
     /// `arq:abort`
@@ -179,7 +179,7 @@ impl KeyLayout {
     /// `arq:cron-tick:<job id>`: the marker that a cron tick (job id `cron:<name>:<ms>`) was
     /// claimed by a worker, kept after its job finished.
     pub fn cron_tick(&self, job_id: &str) -> String {
-        format!("{}{job_id}", self.cron_tick)
+        concat(&self.cron_tick, job_id)
     }
 
     /// `<queue>:enqueued`: the pub/sub channel an enqueue of a due job publishes on, waking
@@ -193,6 +193,14 @@ impl KeyLayout {
     pub fn finished_channel(&self, queue: &str) -> String {
         format!("{queue}:finished")
     }
+}
+
+/// `prefix + rest` in one allocation (keys are built for every job: no `format!` machinery).
+fn concat(prefix: &str, rest: &str) -> String {
+    let mut key = String::with_capacity(prefix.len() + rest.len());
+    key.push_str(prefix);
+    key.push_str(rest);
+    key
 }
 
 /// Checks a tenant prefix (see [`KeyLayout::prefixed`]).
