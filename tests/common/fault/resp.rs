@@ -153,15 +153,24 @@ pub fn call<S: Read + Write>(stream: &mut S, args: &[&str]) -> Result<Resp, Stri
 /// Reads one reply from a blocking stream.
 pub fn call_read<S: Read>(stream: &mut S) -> Result<Resp, String> {
     let mut buf = Vec::new();
-    let mut chunk = [0u8; 16 * 1024];
+    let mut chunk = vec![0u8; 256 * 1024];
+    // Parse again only when a read came up short or the buffer doubled, so a huge reply
+    // is not re-parsed from its start after every chunk.
+    let mut parse_at = 0;
     loop {
-        if let Some((v, _)) = parse(&buf)? {
-            return Ok(v);
+        if buf.len() >= parse_at {
+            if let Some((v, _)) = parse(&buf)? {
+                return Ok(v);
+            }
+            parse_at = buf.len() * 2;
         }
         let n = stream.read(&mut chunk).map_err(|e| format!("read: {e}"))?;
         if n == 0 {
             return Err("connection closed".into());
         }
         buf.extend_from_slice(&chunk[..n]);
+        if n < chunk.len() {
+            parse_at = parse_at.min(buf.len());
+        }
     }
 }
