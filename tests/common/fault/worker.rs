@@ -440,6 +440,14 @@ pub fn child_main() {
     let Ok(mode) = std::env::var(CHILD_ENV) else {
         return;
     };
+    // If the test process dies without cleaning up, do not outlive it.
+    let parent = std::os::unix::process::parent_id();
+    std::thread::spawn(move || loop {
+        std::thread::sleep(Duration::from_millis(500));
+        if std::os::unix::process::parent_id() != parent {
+            std::process::exit(99);
+        }
+    });
     let code = match mode.as_str() {
         "worker" => worker_main(),
         "enqueue" => enqueue_main(),
