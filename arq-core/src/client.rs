@@ -793,13 +793,18 @@ impl<T> Job<T> {
     pub async fn abort(&self, timeout: impl Into<Option<Duration>>) -> Result<bool> {
         let timeout = timeout.into();
         // The record to store if the job has not started yet, built from the job itself.
-        let record = match self.pool.backend.get_job(&self.id).await? {
-            Some(raw) => self
+        // (Only decoration: if it can't be read, the abort goes ahead without it.)
+        let record = match self.pool.backend.get_job(&self.id).await {
+            Ok(Some(raw)) => self
                 .pool
                 .decode("job", &raw)
                 .ok()
                 .and_then(|v| JobRecord::from_value(&v).ok()),
-            None => None,
+            Ok(None) => None,
+            Err(e) => {
+                tracing::debug!(job_id = %self.id, "reading the job before aborting it failed: {e}");
+                None
+            }
         };
         let failure = JobFailure::new(crate::error::CANCELLED_ERROR, "job aborted before start");
         let now = now_ms();

@@ -578,7 +578,16 @@ impl Backend for RedisBackend {
                 optional_bytes(req.result.as_deref()),
                 optional_ms(req.keep_result_ms),
             ];
-            let reply: RValue = self.eval(&scripts().abort, keys, args).await?;
+            let reply: RValue = match self.eval_raw(&scripts().abort, keys, args).await {
+                Ok(r) => r,
+                Err((e, _)) if maybe_applied(&e) && !crate::acl::is_permission_error(&e) => {
+                    return Err(Error::OutcomeUnknown(format!(
+                        "abort of job {id} may or may not have been applied ({e}); aborting it \
+                         again is safe"
+                    )))
+                }
+                Err((_, mapped)) => return Err(mapped),
+            };
             match string_of(reply).as_deref() {
                 Some("aborted") => Ok(AbortOutcome::Aborted),
                 Some("requested") => Ok(AbortOutcome::Requested),
