@@ -467,10 +467,6 @@ async fn s04_second_signal_cancels_at_once() {
 /// workers, it is attempted max_tries (5) times, then fails for good with a clear text;
 /// the normal jobs complete.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "pending: (1) the normal jobs claimed in the same batch as the pill die with its \
-            worker process each time, so they too reach 'worker died while running it \
-            (attempt 5 of 5)' and fail instead of completing; (2) the text is 'job <id> failed \
-            before it ran: JobExecutionFailed: worker died…', not 'job <id> failed: worker died…'"]
 async fn s05_poison_pill_is_bounded_by_max_tries() {
     let mut sc = Scene::new("s05").await;
     let cfg = sc.config().max_tries(5);

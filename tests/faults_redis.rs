@@ -621,10 +621,6 @@ async fn s14_enqueue_reply_lost(name: &str, outage: Duration) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "spec question: when the reply is lost and the connection comes back at once, the \
-            client replays the enqueue, the script recognises the replay and it returns Ok \
-            (truthfully: one job, applied once) instead of OutcomeUnknown; see \
-            s14_enqueue_reply_lost_replay_is_truthful"]
 async fn s14_enqueue_reply_lost_is_reported_unknown() {
     s14_enqueue_reply_lost("s14e", Duration::ZERO).await;
 }
@@ -634,8 +630,9 @@ async fn s14_enqueue_reply_lost_during_an_outage_is_reported_unknown() {
     s14_enqueue_reply_lost("s14eo", Duration::from_secs(3)).await;
 }
 
-/// S14 as the client behaves: a lost reply with the connection back at once is replayed
-/// safely: Ok is the truth (one job, applied once), and the same id again is a duplicate.
+/// S14, the caller's view whatever the client does after a lost reply: Ok only for a job
+/// that is there, never a plain failure for one that is, and the same id again is a
+/// duplicate.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s14_enqueue_reply_lost_replay_is_truthful() {
     let sc = Scene::new("s14er").await;
@@ -707,9 +704,6 @@ async fn s14_finish_reply_lost_stores_one_result() {
 /// S14 — a `Retry(defer)` applied, reply lost: the score is pushed once, not twice, and the
 /// try counter goes up once per run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "pending: a Retry(defer) whose reply was lost is sent again (after the reconnect) \
-            and retry.lua sets the score to now + defer once more: the deferred score moved \
-            ~160 ms later"]
 async fn s14_retry_reply_lost_defers_once() {
     let mut sc = Scene::new("s14r").await;
     let proxy = Proxy::start(sc.redis.port);
@@ -803,9 +797,9 @@ async fn s14_claim_reply_lost_runs_once() {
 /// S14 — an abort applied, reply lost: never reported as "not aborted"; the job never runs
 /// and its result is the aborted one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "pending (intermittent): an abort whose reply was lost can return a plain \
-            Backend(ConnectionReset) error although it was applied; the backend's abort maps \
-            connection errors with `err`, not to OutcomeUnknown as enqueue does"]
+#[ignore = "pending: an abort whose reply was lost returns a plain Backend(ConnectionReset) \
+            error although it was applied; the backend's abort maps connection errors with \
+            `err`, not to OutcomeUnknown as enqueue does"]
 async fn s14_abort_reply_lost_is_not_a_false_negative() {
     let mut sc = Scene::new("s14a").await;
     let proxy = Proxy::start(sc.redis.port);
@@ -1056,9 +1050,6 @@ async fn s16_partitioned_worker_cancels_and_recovers() {
 /// claims and finishes fail without losing anything and without a hot loop, and the work
 /// resumes once memory is freed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "pending: over maxmemory the claim script still gets through (its first write is \
-            not a deny-oom command, R9), so a job runs while its result cannot be stored and \
-            runs again once memory is freed (D=1 instead of staying queued until then)"]
 async fn s18_maxmemory_noeviction_refuses_then_recovers() {
     let mut sc = Scene::new("s18").await;
     let config = sc.config();
