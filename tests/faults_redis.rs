@@ -797,9 +797,6 @@ async fn s14_claim_reply_lost_runs_once() {
 /// S14 — an abort applied, reply lost: never reported as "not aborted"; the job never runs
 /// and its result is the aborted one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "pending: an abort whose reply was lost returns a plain Backend(ConnectionReset) \
-            error although it was applied; the backend's abort maps connection errors with \
-            `err`, not to OutcomeUnknown as enqueue does"]
 async fn s14_abort_reply_lost_is_not_a_false_negative() {
     let mut sc = Scene::new("s14a").await;
     let proxy = Proxy::start(sc.redis.port);
