@@ -59,7 +59,7 @@ pub struct ConnOpt {
     /// TLS.
     #[arg(long, env = "REDIS_URL", default_value = "redis://localhost:6379")]
     pub redis_url: String,
-    /// Queue name [default: `arq:queue`, or `<prefix>:arq:queue` with a `key_prefix`].
+    /// Queue name (default: `arq:queue`, or `<prefix>:arq:queue` with a `key_prefix`).
     #[arg(long, short = 'q', env = "ARQ_QUEUE")]
     pub queue: Option<String>,
 }
