@@ -124,7 +124,7 @@ async fn main() {
     )
     .await;
     assert!(
-        unknown.contains("unexpected keyword argument 'x'"),
+        unknown.contains("unknown keyword argument 'x'"),
         "{unknown}"
     );
     let wrong = run(greet, vec![Value::Int(1), Value::Int(1)], vec![]).await;
