@@ -223,6 +223,9 @@ struct Tally {
     replies_done: usize,
     /// Index of the reply to swallow.
     target: Option<usize>,
+    /// The last bytes of the previous request chunk, so a pattern split across two reads is
+    /// still found.
+    tail: Vec<u8>,
 }
 
 async fn handle(client: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> {
@@ -303,12 +306,20 @@ async fn handle(client: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> {
                 let ends = tally.requests.feed(chunk);
                 if let Mode::DropReplyTo(pattern) = &mode {
                     if tally.target.is_none() {
-                        if let Some(at) = find(chunk, pattern.as_bytes()) {
+                        let mut hay = std::mem::take(&mut tally.tail);
+                        let carried = hay.len();
+                        hay.extend_from_slice(chunk);
+                        if let Some(at) = find(&hay, pattern.as_bytes()) {
                             if !shared.drop_taken.swap(true, Ordering::SeqCst) {
-                                let before = ends.iter().filter(|&&e| e <= at).count();
+                                // Where the match starts, in this chunk (before it: negative).
+                                let at = at as isize - carried as isize;
+                                let before =
+                                    ends.iter().filter(|&&e| (e as isize) <= at).count();
                                 tally.target = Some(tally.requests_done + before);
                             }
                         }
+                        let keep = pattern.len().saturating_sub(1).min(hay.len());
+                        tally.tail = hay[hay.len() - keep..].to_vec();
                     }
                 }
                 tally.requests_done += ends.len();
