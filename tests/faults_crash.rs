@@ -137,16 +137,6 @@ async fn s01_kill9_mid_job_reruns_within_lease() {
 }
 
 /// Starts worker `name` and waits until it polls.
-fn start_ready(sc: &mut Scene, name: &str, config: fault::WorkerConfig) -> usize {
-    let i = sc.spawn(name, config);
-    assert!(
-        sc.workers[i].wait_log("worker ready", Duration::from_secs(10)),
-        "worker {name} did not start:\n{}",
-        sc.workers[i].log_text()
-    );
-    i
-}
-
 /// S02 (a) — exit right after the claim: the job function never ran there, and the job
 /// runs once, on another worker, after the lease.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -281,7 +271,7 @@ async fn s02c_exit_before_enqueue_is_sent_enqueues_nothing() {
 async fn s03_sigterm_cancels_and_requeues_without_spending_a_try() {
     let mut sc = Scene::new("s03").await;
     let config = sc.config().max_tries(1);
-    let a = start_ready(&mut sc, "A", config);
+    let a = sc.spawn_ready("A", config);
     let id = "s03-job".to_owned();
     sc.enqueue_sleep(std::slice::from_ref(&id), 3000).await;
     let a_pid = sc.workers[a].pid;
@@ -289,7 +279,7 @@ async fn s03_sigterm_cancels_and_requeues_without_spending_a_try() {
         .await
         .expect("A started the job");
     let config = sc.config().max_tries(1);
-    let b = start_ready(&mut sc, "B", config);
+    let b = sc.spawn_ready("B", config);
     tokio::time::sleep(Duration::from_secs(1)).await;
     let sent = Instant::now();
     sc.workers[a].signal("TERM");
@@ -341,14 +331,14 @@ async fn s03_sigterm_cancels_and_requeues_without_spending_a_try() {
 async fn s04_sigterm_with_completion_wait_drains() {
     let mut sc = Scene::new("s04").await;
     let cfg = sc.config().completion_wait(Duration::from_secs(5));
-    let a = start_ready(&mut sc, "A", cfg.clone());
+    let a = sc.spawn_ready("A", cfg.clone());
     let id = "s04-job".to_owned();
     sc.enqueue_sleep(std::slice::from_ref(&id), 3000).await;
     let a_pid = sc.workers[a].pid;
     sc.wait_event("start", &id, Some(a_pid), Duration::from_secs(10))
         .await
         .expect("A started the job");
-    let b = start_ready(&mut sc, "B", cfg);
+    let b = sc.spawn_ready("B", cfg);
     tokio::time::sleep(Duration::from_secs(1)).await;
     sc.workers[a].signal("TERM");
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -382,14 +372,14 @@ async fn s04_sigterm_with_completion_wait_drains() {
 async fn s04_sigkill_during_drain_recovers_by_lease() {
     let mut sc = Scene::new("s04k").await;
     let cfg = sc.config().completion_wait(Duration::from_secs(5));
-    let a = start_ready(&mut sc, "A", cfg.clone());
+    let a = sc.spawn_ready("A", cfg.clone());
     let id = "s04k-job".to_owned();
     sc.enqueue_sleep(std::slice::from_ref(&id), 3000).await;
     let a_pid = sc.workers[a].pid;
     sc.wait_event("start", &id, Some(a_pid), Duration::from_secs(10))
         .await
         .expect("A started the job");
-    let b = start_ready(&mut sc, "B", cfg);
+    let b = sc.spawn_ready("B", cfg);
     tokio::time::sleep(Duration::from_secs(1)).await;
     sc.workers[a].signal("TERM");
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -423,14 +413,14 @@ async fn s04_second_signal_cancels_at_once() {
     for (i, second) in ["TERM", "INT"].into_iter().enumerate() {
         let mut sc = Scene::new(&format!("s04s{i}")).await;
         let cfg = sc.config().completion_wait(Duration::from_secs(10));
-        let a = start_ready(&mut sc, "A", cfg.clone());
+        let a = sc.spawn_ready("A", cfg.clone());
         let id = format!("s04s{i}-job");
         sc.enqueue_sleep(std::slice::from_ref(&id), 5000).await;
         let a_pid = sc.workers[a].pid;
         sc.wait_event("start", &id, Some(a_pid), Duration::from_secs(10))
             .await
             .expect("A started the job");
-        let b = start_ready(&mut sc, "B", cfg);
+        let b = sc.spawn_ready("B", cfg);
         sc.workers[a].signal("TERM");
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(sc.workers[a].is_alive(), "A drains after the first signal");
@@ -470,8 +460,8 @@ async fn s04_second_signal_cancels_at_once() {
 async fn s05_poison_pill_is_bounded_by_max_tries() {
     let mut sc = Scene::new("s05").await;
     let cfg = sc.config().max_tries(5);
-    start_ready(&mut sc, "A", cfg.clone());
-    start_ready(&mut sc, "B", cfg);
+    sc.spawn_ready("A", cfg.clone());
+    sc.spawn_ready("B", cfg);
     let pill = "s05-pill".to_owned();
     fault::jobs::ledger_abort_process::enqueue(&sc.pool)
         .job_id(&pill)
@@ -552,7 +542,7 @@ async fn s05_poison_pill_is_bounded_by_max_tries() {
 async fn s06_stopped_worker_is_fenced_after_takeover() {
     let mut sc = Scene::new("s06").await;
     let config = sc.config();
-    let a = start_ready(&mut sc, "A", config);
+    let a = sc.spawn_ready("A", config);
     let id = "s06-job".to_owned();
     // Long enough that B still runs it when A wakes up.
     sc.enqueue_sleep(std::slice::from_ref(&id), 6000).await;
@@ -561,7 +551,7 @@ async fn s06_stopped_worker_is_fenced_after_takeover() {
         .await
         .expect("A started the job");
     let config = sc.config();
-    let b = start_ready(&mut sc, "B", config);
+    let b = sc.spawn_ready("B", config);
     let b_pid = sc.workers[b].pid;
     tokio::time::sleep(Duration::from_millis(500)).await;
     sc.workers[a].signal("STOP");
@@ -626,7 +616,7 @@ async fn s06_stopped_worker_is_fenced_after_takeover() {
 async fn s07_await_bound_timeout_cancels_at_the_timeout() {
     let mut sc = Scene::new("s07").await;
     let config = sc.config().job_timeout(Duration::from_secs(1));
-    start_ready(&mut sc, "A", config);
+    sc.spawn_ready("A", config);
     let id = "s07-job".to_owned();
     sc.enqueue_sleep(std::slice::from_ref(&id), 5000).await;
     assert!(sc.wait_all_done(Duration::from_secs(10)).await);
@@ -658,8 +648,8 @@ async fn s07_await_bound_timeout_cancels_at_the_timeout() {
 async fn s08_blocking(function: &str, ms: u64) -> (Scene, String) {
     let mut sc = Scene::new(&format!("s08-{function}")).await;
     let cfg = sc.config().job_timeout(Duration::from_secs(1));
-    start_ready(&mut sc, "A", cfg.clone());
-    start_ready(&mut sc, "B", cfg);
+    sc.spawn_ready("A", cfg.clone());
+    sc.spawn_ready("B", cfg);
     let id = format!("s08-{function}");
     sc.pool
         .enqueue_job(function, vec![arq::Value::from(ms as i64)])
@@ -753,8 +743,8 @@ async fn s09_long_job_keeps_its_lease() {
         .config()
         .lease(lease)
         .job_timeout(Duration::from_secs(60));
-    start_ready(&mut sc, "A", cfg.clone());
-    start_ready(&mut sc, "B", cfg);
+    sc.spawn_ready("A", cfg.clone());
+    sc.spawn_ready("B", cfg);
     let id = "s09-job".to_owned();
     sc.enqueue_sleep(std::slice::from_ref(&id), 10 * lease.as_millis() as u64)
         .await;

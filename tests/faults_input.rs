@@ -23,16 +23,6 @@ fn ids(prefix: &str, n: usize) -> Vec<String> {
     (0..n).map(|i| format!("{prefix}-{i:04}")).collect()
 }
 
-fn start_ready(sc: &mut Scene, name: &str, config: fault::WorkerConfig) -> usize {
-    let i = sc.spawn(name, config);
-    assert!(
-        sc.workers[i].wait_log("worker ready", Duration::from_secs(15)),
-        "worker {name} did not start:\n{}",
-        sc.workers[i].log_text()
-    );
-    i
-}
-
 /// Puts a raw job record under `id` and queues it, as a foreign or broken producer would.
 fn plant(sc: &mut Scene, id: &str, payload: &[u8]) {
     let key = format!("arq:job:{id}");
@@ -86,7 +76,7 @@ async fn s19_garbage_payloads_fail_terminally() {
     let good = "s19-good".to_owned();
     sc.enqueue_sleep(std::slice::from_ref(&good), 5).await;
     let config = sc.config();
-    let a = start_ready(&mut sc, "A", config);
+    let a = sc.spawn_ready("A", config);
     let done = sc.wait_all_done(Duration::from_secs(15)).await;
     assert!(
         sc.workers[a].is_alive(),
@@ -185,7 +175,7 @@ async fn s20_missing_job_record_fails_terminally() {
         .unwrap();
     sc.acked.push(expiring.clone());
     let config = sc.config();
-    start_ready(&mut sc, "A", config);
+    sc.spawn_ready("A", config);
     assert!(
         sc.wait_all_done(Duration::from_secs(10)).await,
         "{}",
@@ -235,7 +225,7 @@ async fn s21_unknown_function_fails_terminally() {
     sc.acked.push("s21-nope".into());
     sc.enqueue_sleep(&["s21-good".to_owned()], 5).await;
     let config = sc.config();
-    start_ready(&mut sc, "A", config);
+    sc.spawn_ready("A", config);
     assert!(
         sc.wait_all_done(Duration::from_secs(10)).await,
         "{}",
@@ -293,7 +283,7 @@ async fn s22_wrong_arguments_fail_without_running() {
         sc.acked.push(id);
     }
     let config = sc.config();
-    start_ready(&mut sc, "A", config);
+    sc.spawn_ready("A", config);
     assert!(
         sc.wait_all_done(Duration::from_secs(10)).await,
         "{}",
@@ -357,7 +347,7 @@ async fn s23_huge_payload_works_and_is_warned_about() {
         .config()
         .max_result_bytes(128 * 1024 * 1024)
         .lease(Duration::from_secs(15));
-    start_ready(&mut sc, "A", config);
+    sc.spawn_ready("A", config);
     let pool = sc.pool.clone().with_max_payload_bytes(128 * 1024 * 1024);
     let big = "x".repeat(64 * 1024 * 1024);
     let id = "s23-huge".to_owned();
@@ -399,7 +389,7 @@ async fn s23_oversized_result_is_replaced_by_an_error() {
     let redis = RedisProc::start_with(Persistence::None, &["--proto-max-bulk-len", "1mb"]);
     let mut sc = Scene::with_redis("s23r", redis).await;
     let config = sc.config().max_result_bytes(512 * 1024);
-    start_ready(&mut sc, "A", config);
+    sc.spawn_ready("A", config);
     let id = "s23-result".to_owned();
     fault::jobs::ledger_big_result::enqueue(&sc.pool, 2 * 1024 * 1024)
         .job_id(&id)
@@ -439,7 +429,7 @@ async fn s21_unknown_function_retry_waits_for_a_newer_worker() {
         .exclude("ledger_fail")
         .unknown_function_retry(Duration::from_millis(300))
         .max_tries(20);
-    start_ready(&mut sc, "old", old.clone());
+    sc.spawn_ready("old", old.clone());
     let id = "s21r-job".to_owned();
     fault::jobs::ledger_fail::enqueue(&sc.pool, "from the new deploy".into())
         .job_id(&id)
@@ -455,7 +445,7 @@ async fn s21_unknown_function_retry_waits_for_a_newer_worker() {
     );
     // The rolling deploy: the new worker comes up, the old one goes.
     let new = sc.config().max_tries(20);
-    let n = start_ready(&mut sc, "new", new);
+    let n = sc.spawn_ready("new", new);
     let new_pid = sc.workers[n].pid;
     sc.workers[0].signal("TERM");
     assert!(
@@ -478,7 +468,7 @@ async fn s21_unknown_function_retry_waits_for_a_newer_worker() {
         .exclude("ledger_fail")
         .unknown_function_retry(Duration::from_millis(100))
         .max_tries(3);
-    start_ready(&mut sc, "old", old);
+    sc.spawn_ready("old", old);
     let id = "s21m-job".to_owned();
     fault::jobs::ledger_fail::enqueue(&sc.pool, "x".into())
         .job_id(&id)
@@ -549,7 +539,7 @@ async fn s24_a_million_deferred_jobs() {
     // Four idle workers: a poll with nothing due stays under 0.2 ms.
     let cfg = sc.config().max_jobs(50);
     for name in ["A", "B", "C", "D"] {
-        start_ready(&mut sc, name, cfg.clone());
+        sc.spawn_ready(name, cfg.clone());
     }
     // Polls with nothing due: the average script call (claims, lease renewals with no
     // leases, health records), from INFO commandstats; checked at the end, so one run
@@ -747,7 +737,7 @@ async fn s25_race(name: &str, mode: &str) {
     assert_eq!(sc.pool.queue_size(&sc.queue).await.unwrap(), 1);
     sc.acked.push(id.clone());
     let config = sc.config();
-    start_ready(&mut sc, "A", config);
+    sc.spawn_ready("A", config);
     sc.wait_event("start", &id, None, Duration::from_secs(10))
         .await
         .expect("started");
@@ -931,7 +921,7 @@ async fn s26_retry_with_defer_never_runs_early() {
 async fn s27_abort_queued_and_deferred() {
     let mut sc = Scene::new("s27").await;
     let config = sc.config().max_jobs(1);
-    start_ready(&mut sc, "A", config);
+    sc.spawn_ready("A", config);
     // The only slot is busy, so the next job waits in the queue.
     sc.enqueue_sleep(&["s27-busy".to_owned()], 3000).await;
     sc.wait_event("start", "s27-busy", None, Duration::from_secs(10))
@@ -984,7 +974,7 @@ async fn s28_abort_running_and_unknown() {
     for max_jobs in [10usize, 1] {
         let mut sc = Scene::new(&format!("s28-{max_jobs}")).await;
         let config = sc.config().max_jobs(max_jobs);
-        start_ready(&mut sc, "A", config);
+        sc.spawn_ready("A", config);
         let id = format!("s28-{max_jobs}-running");
         sc.enqueue_sleep(std::slice::from_ref(&id), 10_000).await;
         sc.wait_event("start", &id, None, Duration::from_secs(10))
@@ -1027,7 +1017,7 @@ async fn s28_abort_running_and_unknown() {
     // Unknown and finished ids.
     let mut sc = Scene::new("s28u").await;
     let config = sc.config();
-    start_ready(&mut sc, "A", config);
+    sc.spawn_ready("A", config);
     let unknown = sc.pool.job::<Value>("s28-later").in_queue(&sc.queue);
     assert!(!unknown.abort(Duration::from_millis(500)).await.unwrap());
     sc.enqueue_sleep(&["s28-done".to_owned()], 1).await;

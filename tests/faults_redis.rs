@@ -25,16 +25,6 @@ fn ids(prefix: &str, n: usize) -> Vec<String> {
     (0..n).map(|i| format!("{prefix}-{i:03}")).collect()
 }
 
-fn start_ready(sc: &mut Scene, name: &str, config: fault::WorkerConfig) -> usize {
-    let i = sc.spawn(name, config);
-    assert!(
-        sc.workers[i].wait_log("worker ready", Duration::from_secs(15)),
-        "worker {name} did not start:\n{}",
-        sc.workers[i].log_text()
-    );
-    i
-}
-
 fn no_panics(logs: &str) {
     assert!(!logs.contains("panicked"), "a worker panicked:\n{logs}");
 }
@@ -140,8 +130,8 @@ async fn proxy_modes_work() {
 async fn s10_restart_without_persistence_is_survived_and_visible() {
     let mut sc = Scene::new("s10").await;
     let cfg = sc.config().max_jobs(2);
-    start_ready(&mut sc, "A", cfg.clone());
-    start_ready(&mut sc, "B", cfg);
+    sc.spawn_ready("A", cfg.clone());
+    sc.spawn_ready("B", cfg);
     let jobs = ids("s10", 100);
     sc.enqueue_sleep(&jobs, 3000).await;
     assert!(sc.wait_events("start", 4, Duration::from_secs(10)).await);
@@ -235,8 +225,8 @@ async fn s11_restart_with(persistence: Persistence, name: &str) {
     );
     let mut sc = Scene::with_redis(name, redis).await;
     let cfg = sc.config().max_jobs(5);
-    start_ready(&mut sc, "A", cfg.clone());
-    start_ready(&mut sc, "B", cfg);
+    sc.spawn_ready("A", cfg.clone());
+    sc.spawn_ready("B", cfg);
     // Ballast so loading takes over a second.
     for i in 0..1000 {
         sc.redis.cmd(&["SET", &format!("ballast:{i}"), "x"]);
@@ -467,7 +457,7 @@ async fn s13a_connection_dropped_during_enqueue() {
     }
     sc.acked.push(id.clone());
     let config = sc.config();
-    start_ready(&mut sc, "A", config);
+    sc.spawn_ready("A", config);
     assert!(sc.wait_all_done(Duration::from_secs(10)).await);
     let report = sc
         .check(Expect {
@@ -486,7 +476,7 @@ async fn s13b_connection_dropped_during_claim() {
     let mut sc = Scene::new("s13b").await;
     let proxy = Proxy::start(sc.redis.port);
     let cfg = fault::WorkerConfig::new(proxy.url(), &sc.queue);
-    let a = start_ready(&mut sc, "A", cfg);
+    let a = sc.spawn_ready("A", cfg);
     proxy.set(Mode::Latency(300));
     let id = "s13b-job".to_owned();
     sc.enqueue_sleep(std::slice::from_ref(&id), 10).await;
@@ -672,7 +662,7 @@ async fn s14_finish_reply_lost_stores_one_result() {
     let mut sc = Scene::new("s14f").await;
     let proxy = Proxy::start(sc.redis.port);
     let config = fault::WorkerConfig::new(proxy.url(), &sc.queue);
-    start_ready(&mut sc, "A", config);
+    sc.spawn_ready("A", config);
     let id = "s14f-job".to_owned();
     warm_up_worker(&sc).await;
     proxy.set(Mode::DropReplyTo(format!("arq:result:{id}")));
@@ -708,7 +698,7 @@ async fn s14_retry_reply_lost_defers_once() {
     let mut sc = Scene::new("s14r").await;
     let proxy = Proxy::start(sc.redis.port);
     let config = fault::WorkerConfig::new(proxy.url(), &sc.queue);
-    start_ready(&mut sc, "A", config);
+    sc.spawn_ready("A", config);
     let id = "s14r-job".to_owned();
     warm_up_worker(&sc).await;
     proxy.set(Mode::DropReplyTo(format!("arq:job:{id}")));
@@ -767,7 +757,7 @@ async fn s14_claim_reply_lost_runs_once() {
     let mut sc = Scene::new("s14c").await;
     let proxy = Proxy::start(sc.redis.port);
     let config = fault::WorkerConfig::new(proxy.url(), &sc.queue);
-    start_ready(&mut sc, "A", config);
+    sc.spawn_ready("A", config);
     let id = "s14c-job".to_owned();
     warm_up_worker(&sc).await;
     proxy.set(Mode::DropReplyContaining(id.clone()));
@@ -810,7 +800,7 @@ async fn s14_abort_reply_lost_is_not_a_false_negative() {
         .unwrap();
     sc.acked.push(id.clone());
     let config = sc.config();
-    start_ready(&mut sc, "A", config);
+    sc.spawn_ready("A", config);
     warm_up(&client, &sc.queue).await;
     proxy.set(Mode::DropReplyTo(id.clone()));
     let outcome = client
@@ -883,8 +873,8 @@ async fn s14_enqueue_timeout_while_redis_sleeps_is_reported_unknown() {
 async fn s15a_slow_redis_degrades_without_duplicates() {
     let mut sc = Scene::new("s15a").await;
     let config = sc.config();
-    start_ready(&mut sc, "A", config.clone());
-    start_ready(&mut sc, "B", config);
+    sc.spawn_ready("A", config.clone());
+    sc.spawn_ready("B", config);
     let jobs = ids("s15a", 40);
     sc.enqueue_sleep(&jobs, 100).await;
     let until = Instant::now() + Duration::from_secs(10);
@@ -920,8 +910,8 @@ async fn s15b_long_redis_stall_takes_over_at_most_once() {
         .config()
         .max_jobs(2)
         .command_timeout(Duration::from_millis(500));
-    start_ready(&mut sc, "A", config.clone());
-    start_ready(&mut sc, "B", config);
+    sc.spawn_ready("A", config.clone());
+    sc.spawn_ready("B", config);
     let jobs = ids("s15b", 4);
     sc.enqueue_sleep(&jobs, 4000).await;
     assert!(sc.wait_events("start", 4, Duration::from_secs(10)).await);
@@ -970,7 +960,7 @@ async fn s16_partitioned_worker_cancels_and_recovers() {
     let mut sc = Scene::new("s16").await;
     let proxy = Proxy::start(sc.redis.port);
     let a_cfg = fault::WorkerConfig::new(proxy.url(), &sc.queue);
-    let a = start_ready(&mut sc, "A", a_cfg);
+    let a = sc.spawn_ready("A", a_cfg);
     let id = "s16-job".to_owned();
     sc.enqueue_sleep(std::slice::from_ref(&id), 8000).await;
     let a_pid = sc.workers[a].pid;
@@ -979,7 +969,7 @@ async fn s16_partitioned_worker_cancels_and_recovers() {
         .expect("A started the job");
     // B runs one job at a time: once it holds the taken-over job, new work goes to A.
     let b_cfg = sc.config().max_jobs(1);
-    let b = start_ready(&mut sc, "B", b_cfg);
+    let b = sc.spawn_ready("B", b_cfg);
     let b_pid = sc.workers[b].pid;
     let cut = fault::now_ms();
     proxy.set(Mode::Blackhole);
@@ -1050,7 +1040,7 @@ async fn s16_partitioned_worker_cancels_and_recovers() {
 async fn s18_maxmemory_noeviction_refuses_then_recovers() {
     let mut sc = Scene::new("s18").await;
     let config = sc.config();
-    let a = start_ready(&mut sc, "A", config);
+    let a = sc.spawn_ready("A", config);
     let running = "s18-running".to_owned();
     sc.enqueue_sleep(std::slice::from_ref(&running), 3000).await;
     sc.wait_event("start", &running, None, Duration::from_secs(10))
@@ -1138,7 +1128,7 @@ async fn s18_evicting_policy_is_warned_about() {
         let mut sc = Scene::new(&format!("s18w-{policy}")).await;
         sc.redis.set_maxmemory(512 * 1024 * 1024, policy);
         let config = sc.config();
-        let a = start_ready(&mut sc, "A", config);
+        let a = sc.spawn_ready("A", config);
         assert!(
             sc.workers[a].wait_log(
                 r"maxmemory-policy is .*; jobs can be evicted",
@@ -1178,8 +1168,8 @@ async fn s17_failover_to_a_replica() {
     let mut sc = Scene::with_redis("s17", primary).await;
     sc.pool = proxied_pool(&proxy).await;
     let cfg = fault::WorkerConfig::new(proxy.url(), &sc.queue).max_jobs(5);
-    start_ready(&mut sc, "A", cfg.clone());
-    start_ready(&mut sc, "B", cfg);
+    sc.spawn_ready("A", cfg.clone());
+    sc.spawn_ready("B", cfg);
     let pool = sc.pool.clone();
     let queue = sc.queue.clone();
     let producer = tokio::spawn(async move {

@@ -58,18 +58,23 @@ fn check_clock(server_ms: i64) {
     }
 }
 
+/// The value of `name` in an `INFO` reply.
+fn info_field(info: &str, name: &str) -> Option<String> {
+    info.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+        .map(|v| v.trim().to_owned())
+}
+
 /// ` (maxmemory=<bytes>, policy=<policy>)` from INFO memory, or nothing when unreadable.
 async fn oom_detail(pool: &fred::clients::Pool) -> String {
     let info: String = match pool.info(Some(fred::types::InfoKind::Memory)).await {
         Ok(i) => i,
         Err(_) => return String::new(),
     };
-    let field = |name: &str| {
-        info.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-            .map(|v| v.trim().to_owned())
-    };
-    match (field("maxmemory"), field("maxmemory_policy")) {
+    match (
+        info_field(&info, "maxmemory"),
+        info_field(&info, "maxmemory_policy"),
+    ) {
         (Some(m), Some(p)) => format!(" (maxmemory={m}, policy={p})"),
         _ => String::new(),
     }
@@ -402,11 +407,7 @@ impl Backend for RedisBackend {
                 .info(None)
                 .await
                 .map_err(|e| crate::acl::command_error(e, self.pool.next(), "INFO", &[]))?;
-            let field = |name: &str| {
-                info.lines()
-                    .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-                    .map(|v| v.trim().to_owned())
-            };
+            let field = |name: &str| info_field(&info, name);
             let mut warnings = Vec::new();
             if let Some(policy) = field("maxmemory_policy") {
                 if policy != "noeviction" {
@@ -964,13 +965,7 @@ impl Backend for RedisBackend {
                 .await
                 .map_err(|e| crate::acl::command_error(e, self.pool.next(), "INFO", &[]))?;
             let keys: i64 = self.pool.dbsize().await.map_err(err)?;
-            let field = |name: &str| {
-                info.lines()
-                    .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-                    .unwrap_or("?")
-                    .trim()
-                    .to_owned()
-            };
+            let field = |name: &str| info_field(&info, name).unwrap_or_else(|| "?".to_owned());
             Ok(format!(
                 "redis_version={} mem_usage={} clients_connected={} db_keys={keys}",
                 field("redis_version"),

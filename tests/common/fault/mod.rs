@@ -191,6 +191,17 @@ impl Scene {
         self.workers.len() - 1
     }
 
+    /// Spawns a worker and waits until it logs `worker ready`; returns its index.
+    pub fn spawn_ready(&mut self, name: &str, config: WorkerConfig) -> usize {
+        let i = self.spawn(name, config);
+        assert!(
+            self.workers[i].wait_log("worker ready", Duration::from_secs(15)),
+            "worker {name} did not start:\n{}",
+            self.workers[i].log_text()
+        );
+        i
+    }
+
     /// Restarts worker `i` (which must have died) as a new process in the same slot.
     pub fn respawn(&mut self, i: usize) {
         let w = self.workers[i].respawn();
