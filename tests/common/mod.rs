@@ -1,6 +1,8 @@
 //! Test support: a private `redis-server` per test, on a free 127.0.0.1 port, stopped by pid.
 #![allow(dead_code)]
 
+pub mod python;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
