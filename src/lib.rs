@@ -13,7 +13,7 @@ pub use arq_core::{
 pub use arq_core::{CronJob, CronSchedule};
 pub use arq_core::{ShutdownHandle, WorkerStats};
 pub use arq_macros::{cron, job};
-pub use arq_redis::{create_pool, RedisBackend, RedisSettings};
+pub use arq_redis::{create_pool, RedisBackend, RedisSettings, DEFAULT_REDIS_URL};
 
 /// Cron jobs: [`CronJob`], [`CronSchedule`] and what their setters accept.
 pub mod cron {
@@ -21,6 +21,12 @@ pub mod cron {
         weekday_from_name, CronJob, CronSchedule, IntoCronValues, CRON_JOB_OPTIONS, CRON_PREFIX,
         DEFAULT_MICROSECOND, KEEP_CRON_IN_PROGRESS_MS,
     };
+}
+
+/// Codecs by name, for settings read from a command line or the environment:
+/// [`codec::by_name`], [`codec::detect_format`], and the codec types.
+pub mod codec {
+    pub use arq_core::codec::*;
 }
 
 /// The backend contract and its request types, for writing another backend.

@@ -66,6 +66,12 @@ impl Pool {
         self
     }
 
+    /// The same pool with a shared codec (the worker's [`WorkerSettings::codec`](crate::WorkerSettings::codec)).
+    pub(crate) fn with_codec_arc(mut self, codec: Arc<dyn Codec>) -> Self {
+        self.codec = codec;
+        self
+    }
+
     /// The same pool with another limit on the size of an encoded job (default 16 MiB): a
     /// larger job is refused before anything is sent, with an error naming both sizes, rather
     /// than met by Redis dropping the connection (`proto-max-bulk-len`).
@@ -280,10 +286,20 @@ impl Pool {
         })
     }
 
+    /// Decodes a stored record; when the bytes look like another codec's, the error says
+    /// which and how to switch (see [`crate::codec::detect_format`]).
     pub(crate) fn decode(&self, what: &str, b: &[u8]) -> Result<Value> {
-        self.codec.decode(b).map_err(|e| Error::Decode {
-            what: what.into(),
-            message: e.to_string(),
+        self.codec.decode(b).map_err(|e| {
+            let hint = crate::codec::foreign_payload_hint(
+                self.codec.name(),
+                b,
+                crate::codec::HintFor::Pool,
+            )
+            .unwrap_or_default();
+            Error::Decode {
+                what: what.into(),
+                message: format!("{e}{hint}"),
+            }
         })
     }
 }

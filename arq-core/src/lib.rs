@@ -9,7 +9,7 @@
 
 pub mod backend;
 mod client;
-mod codec;
+pub mod codec;
 pub mod cron;
 mod ctx;
 mod error;

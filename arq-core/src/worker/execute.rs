@@ -152,16 +152,22 @@ impl JobRunner {
         {
             Ok(r) => r,
             Err(e) => {
+                let hint = crate::codec::foreign_payload_hint(
+                    self.pool.codec().name(),
+                    payload,
+                    crate::codec::HintFor::Worker,
+                )
+                .unwrap_or_default();
                 return fail(
                     claimed,
                     None,
                     None,
                     DESERIALIZATION_ERROR,
                     format!(
-                        "job {id}: payload could not be decoded (format={}): {e}",
-                        self.pool.codec().name()
+                        "job {id}: payload could not be decoded (format={}): {e}{hint}",
+                        self.pool.codec().name(),
                     ),
-                )
+                );
             }
         };
         let function = self.functions.get(record.function.as_str()).copied();

@@ -86,8 +86,13 @@ impl std::fmt::Debug for Worker {
 }
 
 impl Worker {
-    /// A worker on `pool` with `settings`. Fails when two functions share a name.
+    /// A worker on `pool` with `settings`. Fails when two functions share a name. With
+    /// [`WorkerSettings::codec`], the worker uses that codec instead of the pool's.
     pub fn new(pool: Pool, settings: WorkerSettings) -> Result<Self> {
+        let pool = match &settings.codec {
+            Some(codec) => pool.with_codec_arc(codec.clone()),
+            None => pool,
+        };
         let list: Vec<Function> = match &settings.functions {
             Some(fs) => fs.clone(),
             None => Function::registered().copied().collect(),

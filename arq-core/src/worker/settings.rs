@@ -1,6 +1,6 @@
 //! Worker settings: Python arq's `WorkerSettings`, with the same names and defaults.
 
-use crate::{BoxError, BoxFuture, Ctx, Function, State};
+use crate::{BoxError, BoxFuture, Codec, Ctx, Function, State};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,6 +55,7 @@ pub struct WorkerSettings {
     pub(crate) on_job_end: Option<JobHook>,
     pub(crate) after_job_end: Option<JobHook>,
     pub(crate) cron: crate::cron::CronSettings,
+    pub(crate) codec: Option<Arc<dyn Codec>>,
 }
 
 impl Default for WorkerSettings {
@@ -83,6 +84,7 @@ impl std::fmt::Debug for WorkerSettings {
             .field("poll_delay", &self.poll_delay)
             .field("burst", &self.burst)
             .field("lease", &self.lease)
+            .field("codec", &self.codec.as_ref().map(|c| c.name()))
             .finish_non_exhaustive()
     }
 }
@@ -125,6 +127,7 @@ impl WorkerSettings {
             on_job_end: None,
             after_job_end: None,
             cron: Default::default(),
+            codec: None,
         }
     }
 
@@ -329,6 +332,26 @@ impl WorkerSettings {
     pub fn unknown_function_retry(mut self, defer: Duration) -> Self {
         self.unknown_function_retry = Some(defer);
         self
+    }
+
+    /// The codec this worker reads jobs and writes results with, instead of its pool's (Python
+    /// arq's `job_serializer` / `job_deserializer` in `WorkerSettings`). The worker's pool
+    /// takes it too, so jobs enqueued from a job's [`Ctx`] and cron jobs use it as well. Every
+    /// client of the queue must use the same codec.
+    ///
+    /// ```
+    /// let settings = arq_core::WorkerSettings::new()
+    ///     .codec(arq_core::codec::by_name("msgpack").unwrap());
+    /// assert_eq!(settings.get_codec().map(|c| c.name()), Some("msgpack"));
+    /// ```
+    pub fn codec(mut self, codec: impl Codec) -> Self {
+        self.codec = Some(Arc::new(codec));
+        self
+    }
+
+    /// The codec set with [`WorkerSettings::codec`], if any (`None`: the pool's).
+    pub fn get_codec(&self) -> Option<&dyn Codec> {
+        self.codec.as_deref()
     }
 
     /// The heartbeat period: a quarter of the lease.
