@@ -42,6 +42,27 @@ async fn flaky(ctx: &Ctx, succeed_on: u32, defer_ms: u64) -> anyhow::Result<u32>
     Ok(ctx.job_try())
 }
 
+/// The usual thiserror shape for an application error that can ask for a retry.
+#[derive(Debug, thiserror::Error)]
+enum SendError {
+    #[error(transparent)]
+    Retry(#[from] Retry),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+#[arq::job(max_tries = 5)]
+async fn flaky_transparent(ctx: &Ctx, succeed_on: u32, via_anyhow: bool) -> Result<u32, SendError> {
+    if ctx.job_try() < succeed_on {
+        let retry = Retry::after(Duration::from_millis(50));
+        if via_anyhow {
+            return Err(anyhow::Error::from(retry).context("provider busy").into());
+        }
+        Err(retry)?;
+    }
+    Ok(ctx.job_try())
+}
+
 #[arq::job(timeout = "200ms")]
 async fn slow_with_own_timeout(ms: u64) -> u64 {
     tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -212,6 +233,26 @@ async fn retry_with_and_without_defer_then_max_tries() {
     assert_eq!(stats.failed, 1);
     // 2 retries + 1 retry + 3 retries
     assert_eq!(stats.retried, 6);
+}
+
+#[tokio::test]
+async fn a_transparent_error_wrapping_retry_retries() {
+    let redis = TestRedis::start();
+    let pool = redis.pool().await;
+    // `#[error(transparent)] Retry(#[from] Retry)`, and a transparent anyhow::Error holding one.
+    let direct = flaky_transparent::enqueue(&pool, 3, false).await.unwrap();
+    let through_anyhow = flaky_transparent::enqueue(&pool, 2, true).await.unwrap();
+    let stats = burst(
+        &pool,
+        fast_settings().functions([flaky_transparent::FUNCTION]),
+    )
+    .await;
+    assert_eq!(direct.result(Duration::from_secs(5)).await.unwrap(), 3);
+    assert_eq!(
+        through_anyhow.result(Duration::from_secs(5)).await.unwrap(),
+        2
+    );
+    assert_eq!((stats.complete, stats.failed, stats.retried), (2, 0, 3));
 }
 
 #[tokio::test]

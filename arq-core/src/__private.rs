@@ -99,11 +99,14 @@ fn short_type_name<E>() -> String {
     }
 }
 
+/// The first [`Retry`] in an error chain: the error itself or any `source()` below it. A
+/// wrapper that forwards `source()` (thiserror's `transparent`) hides the `Retry` but shows
+/// its marker, which [`Retry::from_chain_link`] reads too.
 fn find_retry(err: &(dyn std::error::Error + 'static)) -> Option<Retry> {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = cur {
-        if let Some(r) = e.downcast_ref::<Retry>() {
-            return Some(*r);
+        if let Some(r) = Retry::from_chain_link(e) {
+            return Some(r);
         }
         cur = e.source();
     }
@@ -135,11 +138,11 @@ pub trait ClassifyAnyhow {
 impl ClassifyAnyhow for &&ErrorWrap<anyhow::Error> {
     fn __arq_classify(&self) -> JobError {
         let e = self.take();
-        if let Some(r) = e.chain().find_map(|c| c.downcast_ref::<Retry>()) {
-            return JobError::Retry(*r);
-        }
         if let Some(r) = e.downcast_ref::<Retry>() {
             return JobError::Retry(*r);
+        }
+        if let Some(r) = e.chain().find_map(Retry::from_chain_link) {
+            return JobError::Retry(r);
         }
         JobError::Failed(JobFailure::new("Error", format!("{e:#}")))
     }
@@ -218,6 +221,104 @@ mod tests {
         assert_eq!(
             classify_my(MyError::RateLimited(Retry::after(d))),
             JobError::Retry(Retry::after(d))
+        );
+    }
+
+    /// The usual thiserror shapes around a `Retry`.
+    #[derive(Debug, thiserror::Error)]
+    enum AppError {
+        #[error(transparent)]
+        Retry(#[from] Retry),
+        #[error(transparent)]
+        Io(#[from] std::io::Error),
+        #[error(transparent)]
+        Other(#[from] anyhow::Error),
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    enum Limited {
+        #[error("rate limited by the provider")]
+        Later(#[from] Retry),
+    }
+
+    #[test]
+    fn retry_is_found_through_every_common_shape() {
+        #[allow(unused_imports)]
+        use super::{ClassifyAnyhow as _, ClassifyInto as _, ClassifyStd as _};
+        let d = Duration::from_secs(1);
+        let want = JobError::Retry(Retry::after(d));
+
+        // Plain Retry, and Retry::now keeps "no delay".
+        assert_eq!((&&&ErrorWrap::new(Retry::after(d))).__arq_classify(), want);
+        assert_eq!(
+            (&&&ErrorWrap::new(Retry::now())).__arq_classify(),
+            JobError::Retry(Retry::now())
+        );
+        // #[error(transparent)] Retry(#[from] Retry): source() is Retry's own source().
+        let e: AppError = Retry::after(d).into();
+        assert_eq!(e.to_string(), "retry requested in 1s");
+        assert_eq!((&&&ErrorWrap::new(e)).__arq_classify(), want);
+        // #[error("...")] X(#[from] Retry): the Retry is the source.
+        let e: Limited = Retry::after(d).into();
+        assert_eq!((&&&ErrorWrap::new(e)).__arq_classify(), want);
+        // anyhow::Error from a Retry, with and without context.
+        let any = anyhow::Error::from(Retry::after(d));
+        assert_eq!((&&&ErrorWrap::new(any)).__arq_classify(), want);
+        let any = anyhow::Error::from(Retry::after(d)).context("while sending");
+        assert_eq!((&&&ErrorWrap::new(any)).__arq_classify(), want);
+        // anyhow::Error from a transparent wrapper of a Retry.
+        let any = anyhow::Error::from(AppError::from(Retry::after(d))).context("outer");
+        assert_eq!((&&&ErrorWrap::new(any)).__arq_classify(), want);
+        // Box<dyn Error> from a Retry, and from a transparent wrapper of one.
+        let boxed: BoxError = Box::new(Retry::after(d));
+        assert_eq!((&&&ErrorWrap::new(boxed)).__arq_classify(), want);
+        let boxed: BoxError = Box::new(AppError::from(Retry::after(d)));
+        assert_eq!((&&&ErrorWrap::new(boxed)).__arq_classify(), want);
+        // A transparent wrapper around an anyhow::Error that holds a Retry, bare or with context.
+        let e = AppError::Other(anyhow::Error::from(Retry::after(d)));
+        assert_eq!((&&&ErrorWrap::new(e)).__arq_classify(), want);
+        let e = AppError::Other(anyhow::Error::from(Retry::after(d)).context("sending"));
+        assert_eq!((&&&ErrorWrap::new(e)).__arq_classify(), want);
+    }
+
+    #[test]
+    fn errors_without_a_retry_stay_final_with_a_sensible_class() {
+        #[allow(unused_imports)]
+        use super::{ClassifyAnyhow as _, ClassifyInto as _, ClassifyStd as _};
+        // A transparent wrapper is named by its own type, with the inner error's text.
+        let e = AppError::Io(std::io::Error::other("disk full"));
+        assert_eq!(
+            (&&&ErrorWrap::new(e)).__arq_classify(),
+            JobError::failed("AppError", "disk full")
+        );
+        let e = AppError::Other(anyhow::anyhow!("no route").context("sending"));
+        assert_eq!(
+            (&&&ErrorWrap::new(e)).__arq_classify(),
+            JobError::failed("AppError", "sending")
+        );
+        let any = anyhow::Error::from(std::io::Error::other("disk full"));
+        assert_eq!(
+            (&&&ErrorWrap::new(any)).__arq_classify(),
+            JobError::failed("Error", "disk full")
+        );
+        let boxed: BoxError = "plain".into();
+        assert_eq!(
+            (&&&ErrorWrap::new(boxed)).__arq_classify(),
+            JobError::failed("Error", "plain")
+        );
+    }
+
+    #[test]
+    fn the_retry_marker_keeps_the_delay_and_reads_well_in_a_chain() {
+        let r = Retry::after(Duration::from_millis(250));
+        let marker = std::error::Error::source(&r).expect("a Retry exposes its marker");
+        assert_eq!(Retry::from_chain_link(marker), Some(r));
+        assert_eq!(r.defer(), Some(Duration::from_millis(250)));
+        assert_eq!(format!("{r:?}"), "Retry { defer: Some(250ms) }");
+        let any = anyhow::Error::from(r);
+        assert_eq!(
+            format!("{any:#}"),
+            "retry requested in 250ms: the job asked to be run again"
         );
     }
 

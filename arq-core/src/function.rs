@@ -87,26 +87,86 @@ inventory::collect!(Function);
 /// Ask the worker to run the job again, optionally after a delay (Python arq's `Retry`).
 ///
 /// Return it as the job's error: `return Err(Retry::after(Duration::from_secs(5)).into())`,
-/// or `Err(Retry::now())?`. It works through `anyhow::Error`, through `Box<dyn Error>`, and
-/// as the `source()` of your own error type. Each run counts against `max_tries`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, thiserror::Error)]
-#[error("retry requested{}", match .defer { Some(d) => format!(" in {d:?}"), None => String::new() })]
+/// or `Err(Retry::now())?`. Each run counts against `max_tries`. The worker finds it wherever
+/// the error chain holds it:
+///
+/// - as the error itself, or inside `anyhow::Error` (with or without `.context(...)`) or
+///   `Box<dyn Error>`;
+/// - as the `source()` of your own error type (`#[error("rate limited")] Limited(#[source]
+///   Retry)`);
+/// - behind a wrapper that forwards to it, such as thiserror's `#[error(transparent)]
+///   Retry(#[from] Retry)` or a transparent variant holding an `anyhow::Error`.
+///
+/// A forwarding wrapper's `source()` is the inner error's `source()`, so the `Retry` itself is
+/// not in the chain; for that case a `Retry`'s own `source()` is a small private marker that
+/// carries the delay, and the worker reads the delay from it.
+///
+/// ```
+/// use std::time::Duration;
+/// #[derive(Debug, thiserror::Error)]
+/// enum SendError {
+///     #[error(transparent)]
+///     Retry(#[from] arq_core::Retry),
+///     #[error("bad address: {0}")]
+///     BadAddress(String),
+/// }
+/// let e: SendError = arq_core::Retry::after(Duration::from_secs(1)).into();
+/// assert_eq!(e.to_string(), "retry requested in 1s");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Default, thiserror::Error)]
+#[error("retry requested{}", match .delay.0 { Some(d) => format!(" in {d:?}"), None => String::new() })]
 pub struct Retry {
-    /// How long to wait before the next run; `None` runs it at the next poll.
-    pub defer: Option<Duration>,
+    /// How long to wait before the next run; `None` runs it at the next poll. Also this
+    /// error's `source()`, so that wrappers which forward `source()` still expose it.
+    #[source]
+    delay: RetryDelay,
+}
+
+impl std::fmt::Debug for Retry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Retry")
+            .field("defer", &self.delay.0)
+            .finish()
+    }
 }
 
 impl Retry {
     /// Run again at the next poll.
     pub const fn now() -> Self {
-        Retry { defer: None }
+        Retry {
+            delay: RetryDelay(None),
+        }
     }
 
     /// Run again after `defer`.
     pub const fn after(defer: Duration) -> Self {
-        Retry { defer: Some(defer) }
+        Retry {
+            delay: RetryDelay(Some(defer)),
+        }
+    }
+
+    /// How long to wait before the next run; `None` runs it at the next poll.
+    pub const fn defer(&self) -> Option<Duration> {
+        self.delay.0
+    }
+
+    /// The `Retry` that `err` is, or that it stands for: a `Retry` itself, or the marker a
+    /// `Retry` exposes as its `source()` (what a forwarding wrapper's chain shows).
+    pub(crate) fn from_chain_link(err: &(dyn std::error::Error + 'static)) -> Option<Retry> {
+        if let Some(r) = err.downcast_ref::<Retry>() {
+            return Some(*r);
+        }
+        err.downcast_ref::<RetryDelay>()
+            .map(|d| Retry { delay: *d })
     }
 }
+
+/// The `source()` of a [`Retry`]: its delay, as an error of its own so that it stays in an
+/// error chain whose wrappers forward `source()` past the `Retry` (thiserror's
+/// `#[error(transparent)]`). Private: only the worker looks for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, thiserror::Error)]
+#[error("the job asked to be run again")]
+struct RetryDelay(Option<Duration>);
 
 /// How a job run ended when it did not return a value.
 #[derive(Debug, Clone, PartialEq)]

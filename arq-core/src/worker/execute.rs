@@ -378,7 +378,7 @@ impl JobRunner {
                 Ok(Ok(Ok(v))) => Outcome::Success(v),
                 Ok(Ok(Err(JobError::Retry(r)))) => {
                     if self.settings.retry_jobs {
-                        Outcome::Retry(r.defer)
+                        Outcome::Retry(r.defer())
                     } else {
                         Outcome::Failure(JobFailure::new("Retry", r.to_string()))
                     }

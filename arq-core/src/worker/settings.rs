@@ -350,8 +350,8 @@ impl WorkerSettings {
     }
 
     /// The codec set with [`WorkerSettings::codec`], if any (`None`: the pool's).
-    pub fn get_codec(&self) -> Option<&dyn Codec> {
-        self.codec.as_deref()
+    pub fn get_codec(&self) -> Option<&Arc<dyn Codec>> {
+        self.codec.as_ref()
     }
 
     /// The heartbeat period: a quarter of the lease.
