@@ -67,13 +67,68 @@ async fn stored_record_matches_python_arq_byte_layout() {
     let et_pos = bytes.len() - 9;
     assert_eq!(bytes[et_pos], 0xcf);
 
-    // Score: the enqueue time in ms (taken from Redis's clock, so within a few ms of et).
+    // Score: the enqueue time in ms, as Python's (et, since it agrees with Redis's clock).
     let score: f64 = raw.zscore("arq:queue", "job-1").await.unwrap();
-    assert!((score as i64 - et).abs() < 1000, "score {score} vs et {et}");
+    assert_eq!(score as i64, et, "score {score} vs et {et}");
     assert_eq!(score.fract(), 0.0);
     // TTL: PSETEX with expires_extra_ms (one day) for a job due now.
     let pttl: i64 = raw.pttl("arq:job:job-1").await.unwrap();
     assert!((86_390_000..=86_400_000).contains(&pttl), "pttl {pttl}");
+}
+
+#[tokio::test]
+async fn a_deferred_score_is_the_enqueue_time_plus_the_defer() {
+    // Python arq: score = enqueue_time_ms + defer_by_ms, both from one clock reading, and the
+    // job key lives defer + one day. Rust used Redis's TIME at the script, a ms or so later.
+    let redis = TestRedis::start();
+    let pool = redis.pool().await;
+    let raw = redis.raw().await;
+    for (i, defer_ms) in [1u64, 250, 1_234, 60_000, 3_600_000]
+        .into_iter()
+        .cycle()
+        .take(20)
+        .enumerate()
+    {
+        let id = format!("deferred-{i}");
+        let job = add::enqueue(&pool, 1, 1)
+            .job_id(&id)
+            .defer_by(Duration::from_millis(defer_ms))
+            .await
+            .unwrap();
+        let et = job
+            .info()
+            .await
+            .unwrap()
+            .unwrap()
+            .enqueue_time
+            .timestamp_millis();
+        let score: f64 = raw.zscore("arq:queue", id.as_str()).await.unwrap();
+        assert_eq!(
+            score as i64 - et,
+            defer_ms as i64,
+            "job {id}: score {score}, et {et}"
+        );
+        let pttl: i64 = raw.pttl(format!("arq:job:{id}")).await.unwrap();
+        let ttl = 86_400_000 + defer_ms as i64;
+        assert!(
+            (ttl - 1_000..=ttl).contains(&pttl),
+            "job {id}: pttl {pttl}, want {ttl}"
+        );
+    }
+    // Due at once: scored at et itself.
+    for i in 0..10 {
+        let id = format!("now-{i}");
+        let job = add::enqueue(&pool, 1, 1).job_id(&id).await.unwrap();
+        let et = job
+            .info()
+            .await
+            .unwrap()
+            .unwrap()
+            .enqueue_time
+            .timestamp_millis();
+        let score: f64 = raw.zscore("arq:queue", id.as_str()).await.unwrap();
+        assert_eq!(score as i64, et, "job {id}");
+    }
 }
 
 #[tokio::test]

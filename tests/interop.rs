@@ -1120,3 +1120,69 @@ async fn job_ids_are_deduplicated_across_languages() {
         .unwrap_err()
         .is_duplicate());
 }
+
+// ---------------------------------------------------------------------------------------------
+// 9. Deferred scores
+// ---------------------------------------------------------------------------------------------
+
+/// The score minus the record's enqueue time, and the job key's TTL, for a queued job.
+async fn score_offset(redis: &TestRedis, pool: &Pool, id: &str) -> (i64, i64) {
+    let raw = redis.raw().await;
+    let score: f64 = raw.zscore("arq:queue", id).await.unwrap();
+    let et = pool
+        .job::<Value>(id)
+        .info()
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("job {id} has a record"))
+        .enqueue_time
+        .timestamp_millis();
+    let pttl: i64 = raw
+        .custom(
+            CustomCommand::new_static("PTTL", ClusterHash::FirstKey, false),
+            vec![format!("arq:job:{id}")],
+        )
+        .await
+        .unwrap();
+    (score as i64 - et, pttl)
+}
+
+#[tokio::test]
+async fn python_and_rust_defer_a_job_by_the_same_offset() {
+    common::init_tracing();
+    let redis = TestRedis::start();
+    let wire = Wire::Msgpack;
+    let pool = wire.pool(&redis).await;
+    // Python: score = enqueue_time_ms + to_ms(_defer_by), TTL = defer + one day.
+    let out = py_client(
+        &redis,
+        wire,
+        "enqueue",
+        json!({"jobs": [
+            {"job_id": "py-1234", "function": "add", "args": [1, 2], "defer_by": 1.234},
+            {"job_id": "py-60s", "function": "add", "args": [1, 2], "defer_by": 60},
+        ]}),
+    )
+    .await;
+    assert_eq!(out, json!({"py-1234": true, "py-60s": true}));
+    for (id, ms) in [("rs-1234", 1_234), ("rs-60s", 60_000)] {
+        add::enqueue(&pool, 1, 2, None)
+            .job_id(id)
+            .defer_by(Duration::from_millis(ms))
+            .await
+            .unwrap();
+    }
+    for (py, rs, ms) in [("py-1234", "rs-1234", 1_234), ("py-60s", "rs-60s", 60_000)] {
+        let (py_offset, py_ttl) = score_offset(&redis, &pool, py).await;
+        let (rs_offset, rs_ttl) = score_offset(&redis, &pool, rs).await;
+        assert_eq!(py_offset, ms, "Python's score is et + defer");
+        assert_eq!(rs_offset, py_offset, "Rust's offset is Python's");
+        let ttl = 86_400_000 + ms;
+        for (id, pttl) in [(py, py_ttl), (rs, rs_ttl)] {
+            assert!(
+                (ttl - 5_000..=ttl).contains(&pttl),
+                "{id}: pttl {pttl}, want {ttl}"
+            );
+        }
+    }
+}

@@ -16,7 +16,9 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub enum Defer {
     /// Due now.
     None,
-    /// Due this many ms after the backend's clock reads the enqueue.
+    /// Due this many ms after the enqueue time: the record's `et`
+    /// ([`EnqueueRequest::enqueue_time_ms`]), as in Python arq, when it agrees with the
+    /// backend's clock; otherwise this many ms after the backend's clock reads the enqueue.
     By(i64),
     /// Due at this absolute time, ms since the epoch.
     At(i64),
@@ -31,8 +33,13 @@ pub struct EnqueueRequest {
     pub queue: String,
     /// The encoded job record.
     pub payload: Vec<u8>,
-    /// When it becomes due; the score is computed from the backend's clock.
+    /// When it becomes due; see [`Defer`] for the clock the score is computed from.
     pub defer: Defer,
+    /// The enqueue time written in the record (`et`), ms since the epoch, from the client's
+    /// clock. Python arq scores a job at `et` (+ `defer_by`); a backend does the same while
+    /// this agrees with its own clock, and uses its clock when they disagree, so a skewed
+    /// client cannot make a job due early or late.
+    pub enqueue_time_ms: i64,
     /// The job key's time to live in ms; `None` for arq's default
     /// (`score - now + 86_400_000`).
     pub expires_ms: Option<i64>,

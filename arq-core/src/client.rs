@@ -477,6 +477,7 @@ impl<'p, T> Enqueue<'p, T> {
             queue,
             payload,
             defer,
+            enqueue_time_ms,
             expires_ms,
             replace_result: self.replace_result,
         };

@@ -7,6 +7,12 @@
 -- ARGV[4] defer value (ms), ARGV[5] job key TTL in ms, or '' for arq's default,
 -- ARGV[6] '1' to replace an existing result (re-running a finished job) instead of refusing,
 -- ARGV[7] channel to publish on when the job is due at once, waking idle workers ('' none)
+-- ARGV[8] the record's enqueue time `et` (ms, the client's clock), ARGV[9] the largest
+-- difference between it and Redis's clock for which it is trusted (ms)
+-- Python arq scores a job at et + defer_by. So does this script, while et agrees with Redis's
+-- clock; when they disagree by more than ARGV[9], the score is Redis's now + defer_by, so a
+-- skewed client cannot make a job due early or late. A job due at once is scored at the
+-- earlier of et and now (never in the future).
 -- The client never re-sends this script on its own: a lost reply is reported as an unknown
 -- outcome, and a deliberate repeat with the same id is refused if the first one landed.
 -- returns {1, score, now} when added, {0, 0} when the id is taken, {-1, expires} when the job would expire at once (a
@@ -21,17 +27,26 @@ if ARGV[6] == '1' then
 elseif redis.call('EXISTS', KEYS[2]) > 0 then
   return {0, 0}
 end
-local score = now
+local et = tonumber(ARGV[8])
+local base = now
+if et and math.abs(now - et) <= tonumber(ARGV[9]) then
+  base = et
+end
+-- the score, and how far it is from the enqueue time
+local score, ahead = math.min(base, now), 0
 if ARGV[3] == 'b' then
-  score = now + tonumber(ARGV[4])
+  ahead = tonumber(ARGV[4])
+  score = base + ahead
 elseif ARGV[3] == 'a' then
   score = tonumber(ARGV[4])
+  ahead = score - base
 end
 local expires
 if ARGV[5] ~= '' then
   expires = tonumber(ARGV[5])
 else
-  expires = score - now + 86400000
+  -- Python's (score - enqueue_ms) + expires_extra_ms
+  expires = ahead + 86400000
 end
 if expires <= 0 then
   return {-1, expires}

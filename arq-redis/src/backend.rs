@@ -38,7 +38,9 @@ fn err(e: fred::error::Error) -> Error {
 }
 
 /// Clocks further apart than this are reported: `defer_until`/`run_at` and the enqueue time
-/// in job records use this machine's clock, due-ness uses Redis's.
+/// in job records use this machine's clock, due-ness uses Redis's. Up to this difference, a
+/// `defer_by` job is scored from the record's enqueue time, as Python arq scores it; beyond
+/// it, from Redis's clock (`lua/enqueue.lua`).
 const MAX_CLOCK_SKEW_MS: i64 = 2_000;
 
 /// Warns (at most once a minute) when this machine's clock and Redis's disagree.
@@ -257,6 +259,8 @@ impl Backend for RedisBackend {
                     .into(),
                 if req.replace_result { "1" } else { "0" }.into(),
                 self.keys.enqueued_channel(&req.queue).into(),
+                req.enqueue_time_ms.into(),
+                MAX_CLOCK_SKEW_MS.into(),
             ];
             let reply: RValue = match self.eval_raw(&scripts().enqueue, keys, args).await {
                 Ok(r) => r,
