@@ -1,7 +1,7 @@
 //! A web app that hands slow work to arq: Python arq's FastAPI example, in axum.
 //!
 //! ```text
-//! REDIS_URL=redis://localhost:6379 cargo run --example axum_app          # serves on 127.0.0.1:3000
+//! REDIS_URL=redis://127.0.0.1:6379 cargo run --example axum_app          # serves on 127.0.0.1:3000
 //! curl -X POST localhost:3000/users/42/welcome
 //! curl -X POST localhost:3000/images/7/process                           # again: de-duplicated
 //! curl localhost:3000/jobs/<job id>
@@ -128,7 +128,7 @@ async fn main() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| arq::DEFAULT_REDIS_URL.into());
     let pool = arq::create_pool(arq::RedisSettings::from_url(&url)?).await?;
     if std::env::var("ARQ_EXAMPLE_WORKER").as_deref() == Ok("1") {
         let worker = arq::Worker::new(

@@ -8,7 +8,8 @@
 //! cargo run --example tasks -- check              # health check, as `arq --check`
 //! ```
 //!
-//! Needs a Redis at `REDIS_URL` (default `redis://localhost:6379`).
+//! Needs a Redis at `REDIS_URL` (default `redis://127.0.0.1:6379`; or `--redis-host`,
+//! `--redis-port`, … and their `REDIS_*` variables, see `arq-cli run --help`).
 
 use arq::{Ctx, Retry, State, WorkerSettings};
 use std::collections::HashMap;
@@ -114,7 +115,7 @@ fn settings() -> WorkerSettings {
 }
 
 async fn enqueue() -> anyhow::Result<()> {
-    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://localhost:6379".into());
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| arq::DEFAULT_REDIS_URL.into());
     let pool = arq::create_pool(arq::RedisSettings::from_url(&url)?).await?;
     for site in ["https://example.com", "https://example.org"] {
         let job = download_content::enqueue(&pool, site.to_owned()).await?;
@@ -147,5 +148,5 @@ fn main() -> ExitCode {
             }
         };
     }
-    arq_cli::main_with(settings())
+    arq_cli::Cli::new(settings()).main()
 }

@@ -41,6 +41,59 @@ fn quickstart_prints_typed_results() {
     assert!(out.contains("sent \"Hi\" to a@example.com"), "{out}");
     assert!(out.contains("flaky_lookup(21) = 42 after a retry"), "{out}");
     assert!(out.contains("1000 jobs: enqueued in"), "{out}");
+    assert!(
+        out.contains("worker: 1002 complete, 0 failed, 1 retried"),
+        "{out}"
+    );
+    assert!(out.contains("cleaned up: 1002 results of queue"), "{out}");
+    // Readable: the per-job log lines stay below the default level.
+    assert!(out.lines().count() < 10, "{out}");
+    // Nothing left behind.
+    let keys: Vec<String> = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use fred::prelude::*;
+        let raw = redis.raw().await;
+        raw.custom(
+            fred::types::CustomCommand::new_static("KEYS", None, false),
+            vec!["*"],
+        )
+        .await
+        .unwrap()
+    });
+    let left: Vec<_> = keys
+        .iter()
+        .filter(|k| !k.starts_with("arq:generation"))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[test]
+fn quickstart_without_redis_says_once_what_to_start() {
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = Command::new(example("quickstart"))
+        .env("REDIS_URL", format!("redis://127.0.0.1:{port}"))
+        .env_remove("RUST_LOG")
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("connection refused"), "{text}");
+    assert!(text.contains("Start Redis"), "{text}");
+    assert_eq!(
+        text.matches("could not connect").count(),
+        1,
+        "said once: {text}"
+    );
+    assert!(!text.contains("Attempted to quit"), "{text}");
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Admin commands: inspect and steer any queue, Python-fed ones included. Output is for
 //! people by default and JSON with `--json`.
 
-use crate::ConnOpt;
+use crate::{Base, ConnOpt};
 use anyhow::{bail, Context as _};
 use arq::{JobStatus, Pool, Value};
 use clap::{Args, Subcommand};
@@ -110,12 +110,8 @@ pub struct PurgeOpt {
     pub yes: bool,
 }
 
-async fn pool(conn: &ConnOpt) -> anyhow::Result<Pool> {
-    let mut settings = arq::RedisSettings::from_url(&conn.redis_url)?;
-    settings.conn_retries = 0;
-    Ok(arq::create_pool(settings)
-        .await?
-        .with_default_queue(conn.queue_name()))
+async fn pool(conn: &ConnOpt, base: &Base) -> anyhow::Result<Pool> {
+    conn.pool(base, 0).await
 }
 
 fn age(now_ms: i64, ms: i64) -> String {
@@ -153,10 +149,10 @@ fn call(function: &str, args: &[Value], kwargs: &[(String, Value)]) -> String {
 }
 
 /// Runs an admin command; returns the exit status.
-pub async fn run(cmd: Admin, as_json: bool) -> anyhow::Result<u8> {
+pub(crate) async fn run(cmd: Admin, as_json: bool, base: &Base) -> anyhow::Result<u8> {
     match cmd {
         Admin::Queues(conn) => {
-            let pool = pool(&conn).await?;
+            let pool = pool(&conn, base).await?;
             let mut rows = Vec::new();
             for q in pool.queues().await? {
                 let s = pool.queue_info(&q).await?;
@@ -193,13 +189,13 @@ pub async fn run(cmd: Admin, as_json: bool) -> anyhow::Result<u8> {
             Ok(0)
         }
         Admin::Info(conn) => {
-            let pool = pool(&conn).await?;
-            let s = pool.queue_info(&conn.queue_name()).await?;
-            let health = pool.health_check(&conn.queue_name()).await?;
-            let workers = pool.worker_health(&conn.queue_name()).await?;
+            let pool = pool(&conn, base).await?;
+            let s = pool.queue_info(pool.default_queue_name()).await?;
+            let health = pool.health_check(pool.default_queue_name()).await?;
+            let workers = pool.worker_health(pool.default_queue_name()).await?;
             if as_json {
                 print_json(json!({
-                    "queue": conn.queue_name(), "total": s.total, "deferred": s.deferred,
+                    "queue": pool.default_queue_name(), "total": s.total, "deferred": s.deferred,
                     "in_progress": s.running, "queued": s.total - s.deferred - s.running,
                     "oldest_score": s.oldest_score,
                     "oldest_age_ms": s.oldest_score.map(|o| s.now_ms - o),
@@ -210,7 +206,7 @@ pub async fn run(cmd: Admin, as_json: bool) -> anyhow::Result<u8> {
                         .collect::<Vec<_>>(),
                 }));
             } else {
-                println!("queue:        {}", conn.queue_name());
+                println!("queue:        {}", pool.default_queue_name());
                 println!("total:        {}", s.total);
                 println!("queued:       {}", s.total - s.deferred - s.running);
                 println!("deferred:     {}", s.deferred);
@@ -237,7 +233,7 @@ pub async fn run(cmd: Admin, as_json: bool) -> anyhow::Result<u8> {
             Ok(0)
         }
         Admin::Jobs(o) => {
-            let pool = pool(&o.conn).await?;
+            let pool = pool(&o.conn, base).await?;
             let want = match o.status.as_deref() {
                 None => None,
                 Some("queued") => Some(JobStatus::Queued),
@@ -248,7 +244,7 @@ pub async fn run(cmd: Admin, as_json: bool) -> anyhow::Result<u8> {
                 }
             };
             let jobs: Vec<_> = pool
-                .queued_jobs_page(&o.conn.queue_name(), o.offset, o.limit)
+                .queued_jobs_page(pool.default_queue_name(), o.offset, o.limit)
                 .await?
                 .into_iter()
                 .filter(|j| want.is_none_or(|w| j.status == w))
@@ -292,7 +288,7 @@ pub async fn run(cmd: Admin, as_json: bool) -> anyhow::Result<u8> {
             Ok(0)
         }
         Admin::Status(o) => {
-            let pool = pool(&o.conn).await?;
+            let pool = pool(&o.conn, base).await?;
             let status = pool.job::<Value>(&o.job_id).status().await?;
             if as_json {
                 print_json(json!({"job_id": o.job_id, "status": status.as_str()}));
@@ -302,7 +298,7 @@ pub async fn run(cmd: Admin, as_json: bool) -> anyhow::Result<u8> {
             Ok(0)
         }
         Admin::Result(o) => {
-            let pool = pool(&o.conn).await?;
+            let pool = pool(&o.conn, base).await?;
             let Some(r) = pool.job::<Value>(&o.job_id).result_info().await? else {
                 if as_json {
                     print_json(json!({"job_id": o.job_id, "result": null}));
@@ -338,7 +334,7 @@ pub async fn run(cmd: Admin, as_json: bool) -> anyhow::Result<u8> {
             Ok(if r.success { 0 } else { 1 })
         }
         Admin::Abort(o) => {
-            let pool = pool(&o.conn).await?;
+            let pool = pool(&o.conn, base).await?;
             let timeout = Duration::try_from_secs_f64(o.timeout).context("--timeout")?;
             let aborted = pool.job::<Value>(&o.job_id).abort(timeout).await?;
             if as_json {
@@ -351,7 +347,7 @@ pub async fn run(cmd: Admin, as_json: bool) -> anyhow::Result<u8> {
             Ok(if aborted { 0 } else { 1 })
         }
         Admin::Enqueue(o) => {
-            let pool = pool(&o.conn).await?;
+            let pool = pool(&o.conn, base).await?;
             let args: Value =
                 serde_json::from_str(&o.args).context("--args must be a JSON array")?;
             let Value::List(args) = args else {
@@ -364,7 +360,7 @@ pub async fn run(cmd: Admin, as_json: bool) -> anyhow::Result<u8> {
             };
             let mut e = pool
                 .enqueue_job(o.function.clone(), args)
-                .queue_name(o.conn.queue_name());
+                .queue_name(pool.default_queue_name());
             for (k, v) in kwargs {
                 let Value::Str(k) = k else {
                     bail!("--kwargs keys must be strings")
@@ -400,8 +396,8 @@ pub async fn run(cmd: Admin, as_json: bool) -> anyhow::Result<u8> {
             }
         }
         Admin::Retry(o) => {
-            let pool = pool(&o.conn).await?;
-            let job = pool.retry_job(&o.conn.queue_name(), &o.job_id).await?;
+            let pool = pool(&o.conn, base).await?;
+            let job = pool.retry_job(pool.default_queue_name(), &o.job_id).await?;
             if as_json {
                 print_json(
                     json!({"job_id": job.id(), "queue": job.queue_name(), "enqueued": true}),
@@ -412,8 +408,10 @@ pub async fn run(cmd: Admin, as_json: bool) -> anyhow::Result<u8> {
             Ok(0)
         }
         Admin::Delete(o) => {
-            let pool = pool(&o.conn).await?;
-            let existed = pool.delete_job(&o.conn.queue_name(), &o.job_id).await?;
+            let pool = pool(&o.conn, base).await?;
+            let existed = pool
+                .delete_job(pool.default_queue_name(), &o.job_id)
+                .await?;
             if as_json {
                 print_json(json!({"job_id": o.job_id, "deleted": existed}));
             } else if existed {
@@ -424,9 +422,9 @@ pub async fn run(cmd: Admin, as_json: bool) -> anyhow::Result<u8> {
             Ok(if existed { 0 } else { 1 })
         }
         Admin::Purge(o) => {
-            let pool = pool(&o.conn).await?;
+            let pool = pool(&o.conn, base).await?;
             if !o.yes {
-                let n = pool.queue_size(&o.conn.queue_name()).await?;
+                let n = pool.queue_size(pool.default_queue_name()).await?;
                 eprint!(
                     "delete up to {n} jobs from {:?}? type 'yes' to go on: ",
                     o.conn.queue_name()
@@ -439,7 +437,7 @@ pub async fn run(cmd: Admin, as_json: bool) -> anyhow::Result<u8> {
                     return Ok(1);
                 }
             }
-            let n = pool.purge_queue(&o.conn.queue_name()).await?;
+            let n = pool.purge_queue(pool.default_queue_name()).await?;
             if as_json {
                 print_json(json!({"queue": o.conn.queue_name(), "deleted": n}));
             } else {

@@ -16,4 +16,4 @@ mod settings;
 pub use acl::{is_permission_error, refused_before_running, PermissionDenied};
 pub use backend::RedisBackend;
 pub use keys::KeyLayout;
-pub use settings::{create_pool, RedisSettings};
+pub use settings::{create_pool, RedisSettings, DEFAULT_REDIS_URL};

@@ -7,6 +7,10 @@ use fred::prelude::*;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The URL every example, test and `arq-cli` uses when `REDIS_URL` is unset: a Redis on this
+/// machine's default port.
+pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
+
 /// Where and how to connect, with Python arq's field names and defaults.
 ///
 /// ```
@@ -280,7 +284,7 @@ pub(crate) async fn connect(settings: &RedisSettings) -> Result<fred::clients::P
             Ok(()) => return Ok(pool),
             // A refused PING (or SELECT) will be refused again: say which right is missing.
             Err(e) if crate::acl::is_permission_error(&e) => {
-                let _ = pool.quit().await;
+                close_quietly(&pool).await;
                 let user = settings.username.as_deref().unwrap_or("default");
                 let command = Call::Command {
                     name: "PING",
@@ -302,20 +306,30 @@ pub(crate) async fn connect(settings: &RedisSettings) -> Result<fred::clients::P
                     settings.port,
                     settings.conn_retry_delay,
                 );
-                let _ = pool.quit().await;
+                close_quietly(&pool).await;
                 tokio::time::sleep(settings.conn_retry_delay).await;
             }
             Err(e) => {
-                let _ = pool.quit().await;
+                close_quietly(&pool).await;
                 let e = explain_connect_error(settings, &e);
+                let attempts = match attempt {
+                    0 => String::new(),
+                    n => format!(" after {} attempts", n + 1),
+                };
                 return Err(Error::backend(format!(
-                    "could not connect to redis at {}:{} after {} attempts: {e}",
-                    settings.host,
-                    settings.port,
-                    attempt + 1
+                    "could not connect to redis at {}:{}{attempts}: {e}",
+                    settings.host, settings.port,
                 )));
             }
         }
+    }
+}
+
+/// Stops a pool whose connection attempt failed. fred has usually stopped it already, and
+/// quitting a stopped client logs a warning per attempt that tells the user nothing.
+async fn close_quietly(pool: &fred::clients::Pool) {
+    if pool.is_connected() {
+        let _ = pool.quit().await;
     }
 }
 
@@ -361,6 +375,20 @@ fn explain_connect_error(settings: &RedisSettings, e: &fred::error::Error) -> St
         return format!(
             "the server closed the connection ({raw}); if it accepts only TLS, connect with \
              rediss://"
+        );
+    }
+    if raw.contains("ConnectionRefused") || raw.contains("Connection refused") {
+        return format!(
+            "connection refused: nothing listens on {}:{}. Start Redis there (`redis-server`; \
+             on Debian `apt-get install redis-server`), or point REDIS_URL at yours \
+             (e.g. {DEFAULT_REDIS_URL})",
+            settings.host, settings.port
+        );
+    }
+    if raw.contains("failed to lookup address") || raw.contains("Name or service not known") {
+        return format!(
+            "the host name {:?} does not resolve ({raw}); check the host in REDIS_URL",
+            settings.host
         );
     }
     if settings.ssl && (raw.contains("InvalidContentType") || raw.contains("CorruptMessage")) {
@@ -520,7 +548,16 @@ mod tests {
             &io("received corrupt message of type InvalidContentType"),
         );
         assert!(text.contains("connect with redis://"), "{text}");
-        let other = io("Connection refused");
+        let refused = explain_connect_error(
+            &plain,
+            &io("Os { code: 111, kind: ConnectionRefused, message: \"Connection refused\" }"),
+        );
+        assert!(
+            refused.starts_with("connection refused: nothing listens on 127.0.0.1:1."),
+            "{refused}"
+        );
+        assert!(refused.contains("Start Redis") && refused.contains("REDIS_URL"), "{refused}");
+        let other = io("Broken something else");
         assert_eq!(explain_connect_error(&plain, &other), other.to_string());
     }
 }
