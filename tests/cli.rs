@@ -29,17 +29,25 @@ fn child_process() {
         return;
     };
     let args: Vec<&str> = args.split('\u{1f}').collect();
-    let settings = if std::env::var("ARQ_TEST_NO_JOBS").is_ok() {
+    let mut settings = if std::env::var("ARQ_TEST_NO_JOBS").is_ok() {
         WorkerSettings::new().functions([])
     } else {
         WorkerSettings::new().functions([cli_slow::FUNCTION])
     };
+    if let Ok(name) = std::env::var("ARQ_TEST_SETTINGS_CODEC") {
+        settings = settings.codec(arq::codec::by_name(&name).unwrap());
+    }
     let code = arq_cli::exit_code_from(args, settings);
     std::process::exit(i32::from(code));
 }
 
 fn spawn_cli(args: &[&str], no_jobs: bool) -> Child {
+    spawn_cli_env(args, no_jobs, &[])
+}
+
+fn spawn_cli_env(args: &[&str], no_jobs: bool, env: &[(&str, &str)]) -> Child {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.envs(env.iter().copied());
     cmd.args([
         "--exact",
         "child_process",
@@ -201,7 +209,15 @@ async fn check_exits_zero_with_a_health_record_and_one_without() {
     );
     let status = wait_exit(&mut child, Duration::from_secs(20));
     assert_eq!(status.code(), Some(1));
-    assert!(output_of(child).contains("Health check failed: no health check sentinel value found"));
+    let out = output_of(child);
+    assert!(
+        out.contains("Health check failed: no health check sentinel value found"),
+        "{out}"
+    );
+    assert!(
+        out.contains("no worker of queue \"cli:check\" is running"),
+        "{out}"
+    );
 
     let _: () = raw
         .set(
@@ -391,4 +407,152 @@ async fn admin_commands_inspect_and_steer_a_live_queue() {
     let (code, v) = run(with(&["purge"], &["--yes"]));
     assert_eq!((code, v["deleted"].as_u64()), (0, Some(1)));
     assert_eq!(pool.queue_size(q).await.unwrap(), 0);
+}
+
+/// A queue fed by Python arq with its own default codec (pickle, no serializer settings) and
+/// the worker binary: `--codec pickle` (or `ARQ_CODEC`) runs the jobs and Python reads the
+/// results; without it, the job fails with a text that names pickle and the setting.
+#[cfg(feature = "pickle")]
+#[tokio::test]
+async fn the_worker_binary_speaks_pickle_with_python_clients() {
+    use common::python::{py_client, Wire};
+    let redis = TestRedis::start();
+    let url = redis.url();
+    let q = "cli:pickle";
+    let enqueue = |id: &str, n: u64| {
+        json!({"jobs": [{"function": "cli_slow", "args": [n], "job_id": id, "queue": q}]})
+    };
+    assert_eq!(
+        py_client(&redis, Wire::Pickle, "enqueue", enqueue("p-default", 1)).await,
+        json!({"p-default": true})
+    );
+
+    // The admin listing, with the codec from the environment, decodes Python's pickle.
+    let mut child = spawn_cli_env(
+        &["--json", "jobs", "--redis-url", &url, "--queue", q],
+        true,
+        &[("ARQ_CODEC", "pickle")],
+    );
+    assert!(wait_exit(&mut child, Duration::from_secs(20)).success());
+    let listing = output_of(child);
+    assert!(listing.contains("\"cli_slow\""), "{listing}");
+    // Without the codec, it says what the record looks like.
+    let mut child = spawn_cli(&["jobs", "--redis-url", &url, "--queue", q], true);
+    assert!(wait_exit(&mut child, Duration::from_secs(20)).success());
+    let listing = output_of(child);
+    assert!(listing.contains("looks like pickle"), "{listing}");
+
+    // A msgpack worker (the default) fails the job, naming the codec to set.
+    let mut child = spawn_cli(
+        &["run", "--burst", "--redis-url", &url, "--queue", q],
+        false,
+    );
+    assert!(wait_exit(&mut child, Duration::from_secs(20)).success());
+    let pool = redis.pool().await;
+    let failed = pool
+        .job::<u64>("p-default")
+        .in_queue(q)
+        .result(Duration::from_secs(5))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        failed.contains("looks like pickle") && failed.contains("--codec pickle"),
+        "{failed}"
+    );
+
+    // --codec pickle: the job runs, and Python reads its result with its defaults.
+    py_client(&redis, Wire::Pickle, "enqueue", enqueue("p-flag", 7)).await;
+    let mut child = spawn_cli(
+        &[
+            "run", "--burst", "--codec", "pickle", "--redis-url", &url, "--queue", q,
+        ],
+        false,
+    );
+    assert!(wait_exit(&mut child, Duration::from_secs(20)).success());
+    // ARQ_CODEC=pickle: the same.
+    py_client(&redis, Wire::Pickle, "enqueue", enqueue("p-env", 9)).await;
+    let mut child = spawn_cli_env(
+        &["run", "--burst", "--redis-url", &url, "--queue", q],
+        false,
+        &[("ARQ_CODEC", "pickle")],
+    );
+    assert!(wait_exit(&mut child, Duration::from_secs(20)).success());
+    let read = py_client(
+        &redis,
+        Wire::Pickle,
+        "results",
+        json!({"ids": ["p-flag", "p-env"], "queue": q, "timeout": 5}),
+    )
+    .await;
+    assert_eq!(read["p-flag"]["returned"], json!(7), "{read}");
+    assert_eq!(read["p-env"]["returned"], json!(9), "{read}");
+}
+
+/// `WorkerSettings::codec` (Python's `job_serializer`) is the codec of the worker binary and
+/// of its admin commands when no `--codec` is given; `--codec` overrides it.
+#[cfg(feature = "pickle")]
+#[tokio::test]
+async fn the_settings_codec_is_the_binarys_default() {
+    let redis = TestRedis::start();
+    let url = redis.url();
+    let q = "cli:settings-codec";
+    let pool = redis.pool().await.with_codec(arq::PickleCodec);
+    let job = cli_slow::enqueue(&pool, 3).queue_name(q).await.unwrap();
+    let mut child = spawn_cli_env(
+        &["run", "--burst", "--redis-url", &url, "--queue", q],
+        false,
+        &[("ARQ_TEST_SETTINGS_CODEC", "pickle")],
+    );
+    assert!(wait_exit(&mut child, Duration::from_secs(20)).success(), "worker failed");
+    assert_eq!(job.result(Duration::from_secs(5)).await.unwrap(), 3);
+
+    // --codec msgpack over the settings' pickle: the pickled job is not understood.
+    let job = cli_slow::enqueue(&pool, 4).queue_name(q).await.unwrap();
+    let mut child = spawn_cli_env(
+        &[
+            "run", "--burst", "--codec", "msgpack", "--redis-url", &url, "--queue", q,
+        ],
+        false,
+        &[("ARQ_TEST_SETTINGS_CODEC", "pickle")],
+    );
+    assert!(wait_exit(&mut child, Duration::from_secs(20)).success());
+    let raw = redis.pool().await; // msgpack reads the failure the msgpack worker wrote
+    let err = raw
+        .job::<u64>(job.id())
+        .in_queue(q)
+        .result(Duration::from_secs(5))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("looks like pickle"), "{err}");
+}
+
+/// The Redis settings of the binary's parts: a worker reaches Redis from `REDIS_HOST` and
+/// `REDIS_PORT` alone (no URL), and `--redis-password` authenticates.
+#[tokio::test]
+async fn the_worker_binary_takes_redis_settings_from_parts() {
+    let redis = TestRedis::start_with(&["--requirepass", "s3cret"]);
+    let port = redis.port.to_string();
+    let pool = arq::create_pool(
+        arq::RedisSettings::from_url(&format!("redis://:s3cret@127.0.0.1:{port}")).unwrap(),
+    )
+    .await
+    .unwrap();
+    let job = cli_slow::enqueue(&pool, 2).queue_name("cli:parts").await.unwrap();
+    let mut child = spawn_cli_env(
+        &[
+            "run",
+            "--burst",
+            "--queue",
+            "cli:parts",
+            "--redis-password",
+            "s3cret",
+        ],
+        false,
+        &[("REDIS_HOST", "127.0.0.1"), ("REDIS_PORT", &port)],
+    );
+    let status = wait_exit(&mut child, Duration::from_secs(20));
+    assert!(status.success(), "{}", output_of(child));
+    assert_eq!(job.result(Duration::from_secs(5)).await.unwrap(), 2);
 }
