@@ -10,6 +10,7 @@ pub use arq_core::{
     MsgpackCodec, Pool, QueueStats, QueuedJob, Result, ResultRecord, Retry, State, StateMissing,
     Value, ValueError, Worker, WorkerSettings, DEFAULT_QUEUE_NAME,
 };
+pub use arq_core::{ABORTED_BEFORE_START, ABORTED_WHILE_RUNNING, EXCEPTION_KEY};
 pub use arq_core::{CronJob, CronSchedule};
 pub use arq_core::{ShutdownHandle, WorkerStats};
 pub use arq_macros::{cron, job};

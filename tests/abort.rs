@@ -66,6 +66,11 @@ async fn queued_and_deferred_jobs_are_removed_and_never_run() {
         }
         let info = job.result_info().await.unwrap().unwrap();
         assert_eq!(info.job.function, "long_job");
+        // Stored as Python stores an abort, a bare CancelledError (as text with msgpack), with
+        // no time between start and finish.
+        assert_eq!(info.result, arq::Value::from("CancelledError"));
+        assert_eq!(info.start_time, info.finish_time);
+        assert_eq!(info.failure().unwrap().message, arq::ABORTED_BEFORE_START);
     }
     assert_eq!(abort_set_size(&raw).await, 0);
     assert_eq!(pool.queue_size("arq:queue").await.unwrap(), 1);
@@ -115,6 +120,9 @@ async fn abort_running(max_jobs: usize) {
     let failure = failure.job_failure().unwrap();
     assert!(failure.is_aborted());
     assert_eq!(failure.message, "job aborted while running");
+    let info = job.result_info().await.unwrap().unwrap();
+    assert_eq!(info.result, arq::Value::from("CancelledError"));
+    assert!(info.finish_time > info.start_time);
     assert_eq!(abort_set_size(&raw).await, 0, "marker cleaned up");
     let tag = format!("running-{max_jobs}");
     assert_eq!(
@@ -195,6 +203,11 @@ async fn python_style_markers_old_ones_are_ignored_fresh_ones_abort() {
     assert_eq!(ran(&STARTED, "target"), 0);
     let f = target.result(Duration::from_secs(1)).await.unwrap_err();
     assert!(f.job_failure().unwrap().is_aborted(), "{f}");
+    // Aborted by the worker before it ran: a bare CancelledError, st == ft.
+    assert_eq!(f.job_failure().unwrap().message, arq::ABORTED_BEFORE_START);
+    let info = target.result_info().await.unwrap().unwrap();
+    assert_eq!(info.result, arq::Value::from("CancelledError"));
+    assert_eq!(info.start_time, info.finish_time);
     assert_eq!(abort_set_size(&raw).await, 0, "both markers consumed");
 }
 
@@ -216,4 +229,23 @@ async fn enqueue_clears_a_marker_left_for_the_same_id() {
     assert_eq!(abort_set_size(&raw).await, 0);
     run_burst(&pool).await;
     assert_eq!(job.result(Duration::from_secs(1)).await.unwrap(), "reuse");
+}
+
+#[cfg(feature = "pickle")]
+#[tokio::test]
+async fn with_pickle_an_abort_is_stored_as_a_bare_cancelled_error() {
+    let redis = TestRedis::start();
+    let pool = redis.pool().await.with_codec(arq::PickleCodec);
+    let queued = long_job::enqueue(&pool, "pickled-q".into(), 0)
+        .await
+        .unwrap();
+    assert!(queued.abort(Duration::from_secs(1)).await.unwrap());
+    let info = queued.result_info().await.unwrap().unwrap();
+    // Python's CancelledError(): no args.
+    assert_eq!(
+        info.result.get(arq::EXCEPTION_KEY),
+        Some(&arq::Value::from("asyncio.exceptions.CancelledError"))
+    );
+    assert_eq!(info.result.get("args"), Some(&arq::Value::List(vec![])));
+    assert_eq!(info.failure().unwrap().message, arq::ABORTED_BEFORE_START);
 }

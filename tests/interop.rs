@@ -824,15 +824,18 @@ async fn python_arq_check_sees_a_rust_worker() {
 // 6. Python's Job.abort() of a job on a Rust worker
 // ---------------------------------------------------------------------------------------------
 
-/// Asserts what Python's `abort()` gave for an aborted job.
-fn assert_python_abort(wire: Wire, out: &serde_json::Value, message: &str) {
+/// Asserts what Python's `abort()` gave for an aborted job, and what was stored: what a Python
+/// worker stores, a bare `CancelledError()` (spec §7.6, §7.8), whether the job was aborted
+/// before its start or while running.
+fn assert_python_abort(wire: Wire, out: &serde_json::Value) {
     match wire {
-        // abort() waits for the result. The Rust worker stores CancelledError as text (msgpack
-        // cannot hold the exception), and Job.result() raises any non-exception failure as
+        // abort() waits for the result. The Rust worker stores CancelledError as its text
+        // (msgpack cannot hold the exception; a bare one has no message, so the text is the
+        // class alone), and Job.result() raises any non-exception failure as
         // SerializationError, which abort() does not catch. Python arq's own worker does the
         // same with msgpack (its fallback text 'unable to serialize result'; spec §7.8).
         Wire::Msgpack => {
-            let text = format!("CancelledError: {message}");
+            let text = "CancelledError";
             assert_eq!(
                 out["raised"],
                 json!({"type": "arq.jobs.SerializationError", "args": [text], "str": text}),
@@ -840,13 +843,13 @@ fn assert_python_abort(wire: Wire, out: &serde_json::Value, message: &str) {
             );
             assert_eq!(out["info"]["r"], json!(text), "{out}");
         }
-        // pickle stores a real asyncio.CancelledError, which abort() turns into True.
+        // pickle stores a real asyncio.CancelledError(), which abort() turns into True.
         #[cfg(feature = "pickle")]
         Wire::Pickle => {
             assert_eq!(out["returned"], json!(true), "{out}");
             assert_eq!(
-                out["info"]["r"]["type"],
-                json!("asyncio.exceptions.CancelledError"),
+                out["info"]["r"],
+                json!({"type": "asyncio.exceptions.CancelledError", "args": [], "str": ""}),
                 "{out}"
             );
         }
@@ -887,12 +890,14 @@ async fn python_aborts_a_deferred_job(wire: Wire) {
         BgWorker::start(&pool, settings([must_not_run::FUNCTION]))
     };
     let (out, worker) = tokio::join!(abort, start_worker);
-    assert_python_abort(wire, &out, "job aborted before start");
+    assert_python_abort(wire, &out);
+    // It never ran: start and finish are the same instant, which tells Rust readers so.
+    assert_eq!(out["info"]["st"], out["info"]["ft"], "{out}");
 
     let failure = job.result(Duration::from_secs(5)).await.unwrap_err();
     let failure = failure.job_failure().expect("a job failure").clone();
     assert!(failure.is_aborted(), "{failure}");
-    assert_eq!(failure.message, "job aborted before start");
+    assert_eq!(failure.message, arq::ABORTED_BEFORE_START);
     let stats = worker.stop().await;
     assert_eq!((stats.complete, stats.failed), (0, 1), "{stats:?}");
     assert_eq!(
@@ -945,7 +950,10 @@ async fn python_aborts_a_running_job(wire: Wire) {
     let failure = job.result(Duration::from_secs(1)).await.unwrap_err();
     let failure = failure.job_failure().expect("a job failure").clone();
     assert!(failure.is_aborted(), "{failure}");
-    assert_python_abort(wire, &out, &failure.message);
+    assert_eq!(failure.message, arq::ABORTED_WHILE_RUNNING);
+    assert_python_abort(wire, &out);
+    let (st, ft) = (out["info"]["st"].as_i64(), out["info"]["ft"].as_i64());
+    assert!(ft > st, "a run lasts at least 1 ms: {out}");
     let stats = worker.stop().await;
     assert_eq!((stats.complete, stats.failed), (0, 1), "{stats:?}");
 }

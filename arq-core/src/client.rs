@@ -623,9 +623,16 @@ impl JobResult {
         }
     }
 
-    /// The failure, when the job failed.
+    /// The failure, when the job failed; an abort says whether it came before the start or
+    /// while the job ran (see [`ResultRecord::failure`]).
     pub fn failure(&self) -> Option<JobFailure> {
-        (!self.success).then(|| JobFailure::from_result_value(&self.result))
+        (!self.success).then(|| {
+            crate::wire::failure_of(
+                &self.result,
+                self.start_time.timestamp_millis(),
+                self.finish_time.timestamp_millis(),
+            )
+        })
     }
 }
 
@@ -823,7 +830,9 @@ impl<T> Job<T> {
                 None
             }
         };
-        let failure = JobFailure::new(crate::error::CANCELLED_ERROR, "job aborted before start");
+        // A bare CancelledError, as Python stores it; st == ft marks "before start" for
+        // Rust readers (see ResultRecord::failure).
+        let failure = JobFailure::new(crate::error::CANCELLED_ERROR, "");
         let now = now_ms();
         let result = ResultRecord {
             job_try: record.as_ref().and_then(|r| r.job_try).unwrap_or(0),
@@ -883,7 +892,7 @@ impl<T: DeserializeOwned> Job<T> {
         }
         Err(Error::JobFailed {
             job_id: self.id.clone(),
-            failure: JobFailure::from_result_value(&rec.result),
+            failure: crate::wire::failure_of(&rec.result, rec.start_ms, rec.finish_ms),
         })
     }
 }

@@ -150,6 +150,12 @@ pub(crate) const JOB_EXECUTION_FAILED: &str = "JobExecutionFailed";
 pub(crate) const TIMEOUT_ERROR: &str = "TimeoutError";
 /// The class of an aborted job.
 pub(crate) const CANCELLED_ERROR: &str = "CancelledError";
+/// The message [`ResultRecord::failure`](crate::ResultRecord::failure) gives a bare
+/// `CancelledError` whose job never ran (its record's `st` equals its `ft`).
+pub const ABORTED_BEFORE_START: &str = "job aborted before start";
+/// The message [`ResultRecord::failure`](crate::ResultRecord::failure) gives a bare
+/// `CancelledError` whose job was cancelled while it ran (`ft` after `st`).
+pub const ABORTED_WHILE_RUNNING: &str = "job aborted while running";
 /// The class of a job whose payload could not be decoded.
 pub(crate) const DESERIALIZATION_ERROR: &str = "DeserializationError";
 
@@ -239,18 +245,29 @@ impl JobFailure {
         ])
     }
 
-    /// Parses `"<class>: <message>"`; text without a class prefix keeps the whole text as the
-    /// message (for example Python's `'unable to serialize result'`).
+    /// Parses `"<class>: <message>"`, or a bare class name for a failure with no message
+    /// (`"CancelledError"`, as [`JobFailure::to_text`] writes it: a name ending in `Error`,
+    /// `Exception` or `Warning`). Other text keeps the whole text as the message of an
+    /// `Exception` (for example Python's `'unable to serialize result'`).
     pub fn parse_text(s: &str) -> Self {
-        if let Some((class, message)) = s.split_once(": ") {
-            let ident = !class.is_empty()
+        fn ident(class: &str) -> bool {
+            !class.is_empty()
                 && class
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
-                && !class.starts_with(|c: char| c.is_ascii_digit());
-            if ident {
+                && !class.starts_with(|c: char| c.is_ascii_digit())
+        }
+        if let Some((class, message)) = s.split_once(": ") {
+            if ident(class) {
                 return JobFailure::new(class, message);
             }
+        }
+        if ident(s)
+            && ["Error", "Exception", "Warning"]
+                .iter()
+                .any(|e| s.ends_with(e))
+        {
+            return JobFailure::new(s, "");
         }
         JobFailure::new("Exception", s)
     }
@@ -316,6 +333,23 @@ mod tests {
         assert_eq!(
             JobFailure::from_result_value(&v),
             JobFailure::new("KeyError", "[1, 2]")
+        );
+    }
+
+    #[test]
+    fn a_failure_without_a_message_round_trips_as_its_class() {
+        // An abort, as Python stores it: a bare CancelledError().
+        let f = JobFailure::new("CancelledError", "");
+        assert_eq!(f.to_text(), "CancelledError");
+        assert_eq!(JobFailure::parse_text("CancelledError"), f);
+        assert!(JobFailure::parse_text("CancelledError").is_aborted());
+        let v = f.to_exception_value();
+        assert_eq!(v.get("args"), Some(&Value::List(vec![])));
+        assert_eq!(JobFailure::from_result_value(&v), f);
+        // A bare word that is no class name stays a message.
+        assert_eq!(
+            JobFailure::parse_text("boom"),
+            JobFailure::new("Exception", "boom")
         );
     }
 

@@ -37,7 +37,9 @@ pub use codec::PickleCodec;
 pub use codec::{Codec, MsgpackCodec};
 pub use cron::{CronJob, CronSchedule};
 pub use ctx::{Ctx, State, StateMissing};
-pub use error::{BoxError, Error, JobFailure, Result, EXCEPTION_KEY};
+pub use error::{
+    BoxError, Error, JobFailure, Result, ABORTED_BEFORE_START, ABORTED_WHILE_RUNNING, EXCEPTION_KEY,
+};
 pub use function::{Args, Function, Handler, JobError, JobOptions, Retry};
 pub use time::{ms_to_datetime, now_ms};
 pub use value::{from_value, to_value, Value, ValueError};

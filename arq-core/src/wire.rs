@@ -1,7 +1,7 @@
 //! The job and result records, field for field as Python arq writes them
 //! (`arq.jobs.serialize_job` / `serialize_result`).
 
-use crate::Value;
+use crate::{JobFailure, Value};
 
 /// The record stored at `arq:job:<id>`: `{t, f, a, k, et}`.
 #[derive(Debug, Clone, PartialEq)]
@@ -156,6 +156,21 @@ impl JobRecord {
 }
 
 impl ResultRecord {
+    /// The failure this record stores, or `None` for a success.
+    ///
+    /// An aborted job is stored as Python arq stores it: a bare `CancelledError()` with
+    /// pickle, the text `"CancelledError"` with msgpack or JSON. Its message here is derived
+    /// from the record's times, so Rust callers still learn how it ended:
+    /// [`ABORTED_BEFORE_START`](crate::ABORTED_BEFORE_START) when `st` equals `ft` (the job
+    /// never ran: the Rust client and worker write both as the time of the abort),
+    /// [`ABORTED_WHILE_RUNNING`](crate::ABORTED_WHILE_RUNNING) when `ft` is later (a Rust
+    /// worker records a cancelled run as lasting at least 1 ms). A Python worker writes its
+    /// start and finish times around its own checks, so for its records the distinction is a
+    /// best guess.
+    pub fn failure(&self) -> Option<JobFailure> {
+        (!self.success).then(|| failure_of(&self.result, self.start_ms, self.finish_ms))
+    }
+
     /// The record as a value, keys in Python's order `t,f,a,k,et,s,r,st,ft,q,id`.
     pub fn to_value(&self) -> Value {
         Value::Map(vec![
@@ -202,5 +217,67 @@ impl ResultRecord {
             queue: str_field(map, "q").unwrap_or_else(|_| "<unknown>".into()),
             job_id: str_field(map, "id").unwrap_or_else(|_| "<unknown>".into()),
         })
+    }
+}
+
+/// A stored failure `r`, with the message of a bare `CancelledError` derived from the times
+/// (see [`ResultRecord::failure`]).
+pub(crate) fn failure_of(result: &Value, start_ms: i64, finish_ms: i64) -> JobFailure {
+    let mut failure = JobFailure::from_result_value(result);
+    if failure.is_aborted() && failure.message.is_empty() {
+        failure.message = if finish_ms <= start_ms {
+            crate::ABORTED_BEFORE_START
+        } else {
+            crate::ABORTED_WHILE_RUNNING
+        }
+        .to_owned();
+    }
+    failure
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn aborted(result: Value, start_ms: i64, finish_ms: i64) -> ResultRecord {
+        ResultRecord {
+            job_try: 1,
+            function: "f".into(),
+            args: vec![],
+            kwargs: vec![],
+            enqueue_time_ms: 1,
+            success: false,
+            result,
+            start_ms,
+            finish_ms,
+            queue: "arq:queue".into(),
+            job_id: "id".into(),
+        }
+    }
+
+    #[test]
+    fn a_bare_cancelled_error_says_when_the_job_was_aborted() {
+        let text = Value::Str("CancelledError".into());
+        let object = JobFailure::new("CancelledError", "").to_exception_value();
+        for r in [text, object] {
+            let before = aborted(r.clone(), 5, 5).failure().unwrap();
+            assert_eq!(
+                before,
+                JobFailure::new("CancelledError", crate::ABORTED_BEFORE_START)
+            );
+            let during = aborted(r, 5, 9).failure().unwrap();
+            assert_eq!(
+                during,
+                JobFailure::new("CancelledError", crate::ABORTED_WHILE_RUNNING)
+            );
+        }
+        // A CancelledError with its own message keeps it; other failures are untouched.
+        let own = aborted(Value::Str("CancelledError: stop".into()), 5, 5);
+        assert_eq!(own.failure().unwrap().message, "stop");
+        let other = aborted(Value::Str("ValueError: x".into()), 5, 5);
+        assert_eq!(other.failure().unwrap(), JobFailure::new("ValueError", "x"));
+        let mut ok = aborted(Value::Int(1), 5, 5);
+        ok.success = true;
+        assert_eq!(ok.failure(), None);
     }
 }

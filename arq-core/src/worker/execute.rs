@@ -84,8 +84,12 @@ enum Outcome {
     LeaseLost,
 }
 
-fn aborted_failure(when: &str) -> JobFailure {
-    JobFailure::new(CANCELLED_ERROR, format!("job aborted {when}"))
+/// An abort, stored as Python arq stores it: a bare `CancelledError()` (the text
+/// `"CancelledError"` under codecs that cannot hold an exception). Whether it came before the
+/// start or during the run is told by the record's times: `st == ft` before the start, `ft >
+/// st` for a run (see `ResultRecord::failure`).
+fn aborted_failure() -> JobFailure {
+    JobFailure::new(CANCELLED_ERROR, "")
 }
 
 impl JobRunner {
@@ -173,7 +177,7 @@ impl JobRunner {
         let function = self.functions.get(record.function.as_str()).copied();
         if let Some(marker) = claimed.abort_marker_ms {
             if marker_applies(marker, record.enqueue_time_ms) {
-                let failure = aborted_failure("before start");
+                let failure = aborted_failure();
                 return fail(
                     claimed,
                     Some(record),
@@ -293,16 +297,20 @@ impl JobRunner {
                     failure,
                     set_try,
                 } = *early;
-                tracing::warn!(
-                    "job {} failed: {} (before it ran; {})",
-                    claimed.job_id,
-                    failure.message,
-                    failure.class
-                );
+                if failure.is_aborted() {
+                    tracing::info!("job {} aborted before start", claimed.job_id);
+                } else {
+                    tracing::warn!(
+                        "job {} failed: {} (before it ran; {})",
+                        claimed.job_id,
+                        failure.message,
+                        failure.class
+                    );
+                }
                 let job_try = set_try.unwrap_or(claimed.job_try);
                 let start = now_ms();
                 self.counters.failed.fetch_add(1, Ordering::Relaxed);
-                let result = self.result_record(
+                let mut result = self.result_record(
                     &claimed,
                     record,
                     job_try,
@@ -310,6 +318,10 @@ impl JobRunner {
                     self.pool.codec().failure_value(&failure),
                     start,
                 );
+                if failure.is_aborted() {
+                    // It never ran: no time between start and finish says "before start".
+                    result.finish_ms = result.start_ms;
+                }
                 self.finish(&claimed, result, function.as_ref()).await;
             }
             Prepared::Run(run) => self.run(*run).await,
@@ -393,7 +405,7 @@ impl JobRunner {
                     ))
                 }
             },
-            _ = abort.cancelled() => { returned = false; Outcome::Failure(aborted_failure("while running")) }
+            _ = abort.cancelled() => { returned = false; Outcome::Failure(aborted_failure()) }
             _ = lease_lost.cancelled() => { returned = false; Outcome::LeaseLost }
             _ = self.cancel.cancelled() => { returned = false; Outcome::Cancelled }
         };
@@ -458,9 +470,17 @@ impl JobRunner {
             }
             Outcome::Failure(failure) => {
                 self.counters.failed.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!("failed in {elapsed:.2}s: {failure}");
                 let value = self.pool.codec().failure_value(&failure);
-                let r = self.result_record(&claimed, Some(record), job_try, false, value, start);
+                let mut r =
+                    self.result_record(&claimed, Some(record), job_try, false, value, start);
+                if failure.is_aborted() {
+                    tracing::info!("aborted while running, after {elapsed:.2}s");
+                    // A run lasts at least 1 ms, so `ft > st` tells it from an abort before
+                    // the start.
+                    r.finish_ms = r.finish_ms.max(r.start_ms + 1);
+                } else {
+                    tracing::warn!("failed in {elapsed:.2}s: {failure}");
+                }
                 self.finish(&claimed, r, Some(&function)).await;
             }
         }
