@@ -242,6 +242,13 @@ impl Args {
         from_value::<T>(value).map_err(|e| self.type_error(format_args!("argument '{name}': {e}")))
     }
 
+    /// Whether parameter `index` (named `name`) was passed, by position or by keyword. The
+    /// handlers `#[arq::job]` generates use it for a parameter with a default: when it was
+    /// not passed, they use the default instead of calling [`Args::take`].
+    pub fn has(&self, index: usize, name: &str) -> bool {
+        index < self.positional.len() || self.keyword.iter().any(|(k, _)| k == name)
+    }
+
     /// Checks that no argument is left over: `expected` positional parameters were taken.
     pub fn finish(&self, expected: usize) -> Result<(), JobError> {
         if self.positional.len() > expected {
@@ -291,6 +298,14 @@ mod tests {
                 "arguments for 'f' do not match its signature: f() missing required argument: 'b'"
             )
         );
+    }
+
+    #[test]
+    fn has_sees_positional_and_keyword_arguments() {
+        let a = args(vec![Value::Int(1)], vec![("c", Value::Nil)]);
+        assert!(a.has(0, "a"));
+        assert!(!a.has(1, "b"));
+        assert!(a.has(2, "c"));
     }
 
     #[test]

@@ -9,11 +9,13 @@
 //! (validation) → `job/expand.rs` (code generation), with errors collected in `ctxt.rs`.
 
 mod attr;
+mod combined;
 mod cron;
 mod ctxt;
 mod duration;
 mod job;
 mod options;
+mod param;
 mod runtime;
 mod signature;
 

@@ -1,6 +1,6 @@
 //! Generates the module beside a cron function from the validated model.
 
-use crate::cron::model::{Call, CronModel, Schedule};
+use crate::cron::model::{Call, CronModel, CronSpec, Schedule};
 use crate::cron::parse::Field;
 use crate::signature::{convert_output, ctx_tokens, output_check, Handler};
 use proc_macro2::{Ident, Literal, Span, TokenStream};
@@ -20,19 +20,73 @@ pub(crate) fn module(m: &CronModel) -> TokenStream {
     let private = m.runtime.private();
     let vis = &m.vis;
     let ident = &m.ident;
-    let name = &m.function_name;
+    let name = &m.spec.function_name;
     let cfgs = &m.cfgs;
 
+    let ctx = Ident::new("ctx", Span::mixed_site());
+    let args = Ident::new("args", Span::mixed_site());
+    let (handler, extra) = match &m.call {
+        Some(call) => handler(m, call, &ctx, &args),
+        None => (stub_handler(&private), TokenStream::new()),
+    };
+    // Only a valid cron job is scheduled.
+    let cron = cron_job(&m.spec, &private, m.call.is_some());
+
+    let f = ident.to_string();
+    let f = f.trim_start_matches("r#");
+    let module_doc = format!(
+        "The cron job `{f}`, as registered by `#[arq::cron]`: its name and its schedule.\n\n\
+         The function `{f}` itself is unchanged and can still be called directly."
+    );
+    let name_doc = format!("The job function's name, `{name}`; tick ids are `{name}:<ms>`.");
+
+    quote! {
+        #(#cfgs)*
+        #[doc = #module_doc]
+        #[allow(dead_code, unreachable_pub)]
+        #vis mod #ident {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[doc = #name_doc]
+            pub const NAME: &str = #name;
+
+            #cron
+
+            #handler
+
+            #extra
+        }
+    }
+}
+
+/// A `__handler` for a function whose shape is wrong: never run, since nothing is registered.
+pub(crate) fn stub_handler(private: &TokenStream) -> TokenStream {
+    quote! {
+        #[doc(hidden)]
+        fn __handler(
+            _: #private::Ctx,
+            _: #private::Args,
+        ) -> #private::BoxFuture<'static, ::core::result::Result<#private::Value, #private::JobError>> {
+            ::core::unimplemented!("#[arq::cron] failed to expand")
+        }
+    }
+}
+
+/// `CRON`, running the module's `__handler` on the schedule, and its registration when
+/// `register` is set. Shared by `#[arq::cron]` and a function that is also a `#[arq::job]`.
+pub(crate) fn cron_job(spec: &CronSpec, private: &TokenStream, register: bool) -> TokenStream {
+    let name = &spec.function_name;
     let millis = |ms: u64| {
         let ms = Literal::u64_unsuffixed(ms);
         quote!(#private::millis(#ms))
     };
-    let max_tries = Literal::u32_unsuffixed(m.max_tries);
-    let timeout = opt(m.timeout_ms.map(millis));
-    let keep_result = millis(m.keep_result_ms);
-    let keep_result_forever = opt(m.keep_result_forever.map(|b| quote!(#b)));
-    let micro = Literal::u32_suffixed(m.microsecond);
-    let schedule = match &m.schedule {
+    let max_tries = Literal::u32_unsuffixed(spec.max_tries);
+    let timeout = opt(spec.timeout_ms.map(millis));
+    let keep_result = millis(spec.keep_result_ms);
+    let keep_result_forever = opt(spec.keep_result_forever.map(|b| quote!(#b)));
+    let micro = Literal::u32_suffixed(spec.microsecond);
+    let schedule = match &spec.schedule {
         Schedule::Expr(e) => quote!(#private::CronSchedule::__from_expr(#e, #micro)),
         Schedule::Masks(masks) => {
             let mask = |f: Field| masks[f as usize];
@@ -49,80 +103,36 @@ pub(crate) fn module(m: &CronModel) -> TokenStream {
             }
         }
     };
-    let timezone = opt(m.timezone.as_ref().map(|tz| quote!(#tz)));
-    let run_at_startup = m.run_at_startup;
-    let unique = m.unique;
-
-    let ctx = Ident::new("ctx", Span::mixed_site());
-    let args = Ident::new("args", Span::mixed_site());
-    let (handler, extra) = match &m.call {
-        Some(call) => handler(m, call, &ctx, &args),
-        None => (
-            quote! {
-                #[doc(hidden)]
-                fn __handler(
-                    _: #private::Ctx,
-                    _: #private::Args,
-                ) -> #private::BoxFuture<'static, ::core::result::Result<#private::Value, #private::JobError>> {
-                    ::core::unimplemented!("#[arq::cron] failed to expand")
-                }
-            },
-            TokenStream::new(),
-        ),
-    };
-    // Only a valid cron job is scheduled.
-    let submit = m
-        .call
-        .as_ref()
-        .map(|_| quote!(#private::inventory::submit! { CRON }));
-
-    let f = ident.to_string();
-    let f = f.trim_start_matches("r#");
-    let module_doc = format!(
-        "The cron job `{f}`, as registered by `#[arq::cron]`: its name and its schedule.\n\n\
-         The function `{f}` itself is unchanged and can still be called directly."
+    let timezone = opt(spec.timezone.as_ref().map(|tz| quote!(#tz)));
+    let run_at_startup = spec.run_at_startup;
+    let unique = spec.unique;
+    let submit = register.then(|| quote!(#private::inventory::submit! { CRON }));
+    let cron_doc = format!(
+        "The cron job `{name}`: schedule, options and the handler a worker runs. Every \
+         worker linked with it schedules it; give it to `WorkerSettings::cron_jobs` to choose \
+         explicitly."
     );
-    let name_doc = format!("The job function's name, `{name}`; tick ids are `{name}:<ms>`.");
-    let cron_doc = "The cron job: schedule, options and the handler a worker runs. Every worker \
-                    linked with it schedules it; give it to `WorkerSettings::cron_jobs` to \
-                    choose explicitly.";
-
     quote! {
-        #(#cfgs)*
-        #[doc = #module_doc]
-        #[allow(dead_code, unreachable_pub)]
-        #vis mod #ident {
-            #[allow(unused_imports)]
-            use super::*;
-
-            #[doc = #name_doc]
-            pub const NAME: &str = #name;
-
-            #[doc = #cron_doc]
-            pub const CRON: #private::CronJob = #private::CronJob::__from_macro(
-                #private::Function {
-                    name: NAME,
-                    options: #private::JobOptions {
-                        max_tries: ::core::option::Option::Some(#max_tries),
-                        timeout: #timeout,
-                        keep_result: ::core::option::Option::Some(#keep_result),
-                        keep_result_forever: #keep_result_forever,
-                        queue: ::core::option::Option::None,
-                    },
-                    handler: __handler,
+        #[doc = #cron_doc]
+        pub const CRON: #private::CronJob = #private::CronJob::__from_macro(
+            #private::Function {
+                name: #name,
+                options: #private::JobOptions {
+                    max_tries: ::core::option::Option::Some(#max_tries),
+                    timeout: #timeout,
+                    keep_result: ::core::option::Option::Some(#keep_result),
+                    keep_result_forever: #keep_result_forever,
+                    queue: ::core::option::Option::None,
                 },
-                #schedule,
-                #timezone,
-                #run_at_startup,
-                #unique,
-            );
+                handler: __handler,
+            },
+            #schedule,
+            #timezone,
+            #run_at_startup,
+            #unique,
+        );
 
-            #handler
-
-            #submit
-
-            #extra
-        }
+        #submit
     }
 }
 

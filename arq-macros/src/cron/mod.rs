@@ -1,22 +1,27 @@
 //! `#[arq::cron]`: parse the options (`parse.rs`), validate them with the function into a
 //! model (`model.rs`), generate the module (`expand.rs`).
 
-mod expand;
-mod model;
-mod parse;
+pub(crate) mod expand;
+pub(crate) mod model;
+pub(crate) mod parse;
 
+use crate::combined::{self, Kind};
 use crate::ctxt::Ctxt;
-use crate::signature::{finish, parse_fn};
+use crate::param;
+use crate::signature::finish;
 use proc_macro2::TokenStream;
+use quote::ToTokens;
+use syn::ItemFn;
 
 /// Expands `#[arq::cron(attr)] item`. Never fails: errors come out as `compile_error!`s next
-/// to the function, which is always emitted unchanged.
+/// to the function, which is always emitted. With `#[arq::job]` on the same function, both
+/// become one module (`combined.rs`).
 pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let item_fn = match parse_fn("#[arq::cron]", &item) {
-        Ok(item_fn) => item_fn,
-        Err(tokens) => return tokens,
-    };
-    let cx = Ctxt::new();
+    combined::expand(Kind::Cron, attr, item, alone)
+}
+
+/// `#[arq::cron]` without `#[arq::job]`.
+fn alone(attr: TokenStream, item_fn: ItemFn, item: TokenStream, cx: Ctxt) -> TokenStream {
     let args = parse::parse_args(attr, &cx);
     let model = model::build(&item_fn, args, &cx);
     // A method cannot have a module beside it.
@@ -30,5 +35,6 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     } else {
         expand::module(&model)
     };
+    let item = param::strip(&item_fn).map_or(item, |f| f.to_token_stream());
     finish(item, generated, cx)
 }

@@ -21,9 +21,17 @@ pub(crate) struct CronModel {
     pub(crate) runtime: Runtime,
     pub(crate) vis: Visibility,
     pub(crate) ident: Ident,
+    pub(crate) cfgs: Vec<syn::Attribute>,
+    pub(crate) spec: CronSpec,
+    /// How the function is called; `None` when its shape is wrong (a stub is generated).
+    pub(crate) call: Option<Call>,
+}
+
+/// The cron job itself: name, schedule and options, from `#[arq::cron(...)]` alone (so a
+/// function that is also a `#[arq::job]` gets the same).
+pub(crate) struct CronSpec {
     /// The job function's name, `cron:<name>`.
     pub(crate) function_name: String,
-    pub(crate) cfgs: Vec<syn::Attribute>,
     pub(crate) schedule: Schedule,
     pub(crate) microsecond: u32,
     pub(crate) timezone: Option<String>,
@@ -34,8 +42,6 @@ pub(crate) struct CronModel {
     /// Milliseconds; Python arq's cron default is 0 (no result kept).
     pub(crate) keep_result_ms: u64,
     pub(crate) keep_result_forever: Option<bool>,
-    /// How the function is called; `None` when its shape is wrong (a stub is generated).
-    pub(crate) call: Option<Call>,
 }
 
 /// A schedule from fields (bit masks, "any" = every bit of the range) or an expression.
@@ -63,10 +69,27 @@ const MONTH_DAYS: [u64; 12] = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 /// Checks the function and the options; everything wrong is reported to `cx`.
 pub(crate) fn build(item: &ItemFn, args: CronArgs, cx: &Ctxt) -> CronModel {
     let sig = &item.sig;
+    CronModel {
+        runtime: Runtime::new(args.krate.clone()),
+        vis: item.vis.clone(),
+        ident: sig.ident.clone(),
+        cfgs: item
+            .attrs
+            .iter()
+            .filter(|a| a.path().is_ident("cfg"))
+            .cloned()
+            .collect(),
+        spec: spec(&args, &sig.ident.unraw().to_string(), cx),
+        call: check_fn(item, cx),
+    }
+}
+
+/// The name, schedule and options; `default_name` names the job when `name` is not given.
+pub(crate) fn spec(args: &CronArgs, default_name: &str, cx: &Ctxt) -> CronSpec {
     let base = args
         .name
         .as_ref()
-        .map_or_else(|| sig.ident.unraw().to_string(), |n| n.value.clone());
+        .map_or_else(|| default_name.to_owned(), |n| n.value.clone());
 
     // The schedule: an expression, or fields.
     let given: Vec<(Field, &crate::attr::Spanned<u64>)> = Field::ALL
@@ -95,7 +118,7 @@ pub(crate) fn build(item: &ItemFn, args: CronArgs, cx: &Ctxt) -> CronModel {
                     .as_ref()
                     .map_or_else(|| default_mask(field), |m| m.value);
             }
-            check_dates(&masks, &args, cx);
+            check_dates(&masks, args, cx);
             Schedule::Masks(masks)
         }
     };
@@ -109,17 +132,8 @@ pub(crate) fn build(item: &ItemFn, args: CronArgs, cx: &Ctxt) -> CronModel {
         }
     }
 
-    CronModel {
-        runtime: Runtime::new(args.krate.clone()),
-        vis: item.vis.clone(),
-        ident: sig.ident.clone(),
+    CronSpec {
         function_name: format!("cron:{base}"),
-        cfgs: item
-            .attrs
-            .iter()
-            .filter(|a| a.path().is_ident("cfg"))
-            .cloned()
-            .collect(),
         schedule,
         microsecond: args
             .microsecond
@@ -132,7 +146,6 @@ pub(crate) fn build(item: &ItemFn, args: CronArgs, cx: &Ctxt) -> CronModel {
         timeout_ms: args.timeout.as_ref().map(|v| v.value),
         keep_result_ms: args.keep_result.as_ref().map_or(0, |v| v.value),
         keep_result_forever: args.keep_result_forever.as_ref().map(|v| v.value),
-        call: check_fn(item, cx),
     }
 }
 
@@ -306,11 +319,14 @@ mod tests {
             ),
         );
         assert!(errs.is_empty(), "{errs:?}");
-        assert_eq!(m.function_name, "cron:report");
-        assert_eq!(m.microsecond, 123_456);
-        assert!(m.unique && !m.run_at_startup);
-        assert_eq!((m.max_tries, m.keep_result_ms, m.timeout_ms), (1, 0, None));
-        let Schedule::Masks(masks) = m.schedule else {
+        assert_eq!(m.spec.function_name, "cron:report");
+        assert_eq!(m.spec.microsecond, 123_456);
+        assert!(m.spec.unique && !m.spec.run_at_startup);
+        assert_eq!(
+            (m.spec.max_tries, m.spec.keep_result_ms, m.spec.timeout_ms),
+            (1, 0, None)
+        );
+        let Schedule::Masks(masks) = m.spec.schedule else {
             panic!()
         };
         assert_eq!(masks[Field::Second as usize], 1);
@@ -398,13 +414,13 @@ mod tests {
                 async fn r#f() {}
             ),
         );
-        assert_eq!(m.function_name, "cron:nightly");
+        assert_eq!(m.spec.function_name, "cron:nightly");
         let (m, _) = model(
             quote!(),
             quote!(
                 async fn r#type() {}
             ),
         );
-        assert_eq!(m.function_name, "cron:type");
+        assert_eq!(m.spec.function_name, "cron:type");
     }
 }

@@ -1,6 +1,7 @@
 //! Generates the module beside a job function from the validated model.
 
-use crate::job::model::{DummyModel, JobModel, Output};
+use crate::job::model::{expr_in_module, DummyModel, JobArg, JobModel, Output};
+use crate::param::ArgDefault;
 use crate::signature::{convert_output, ctx_tokens, output_check, Handler};
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens as _};
@@ -13,8 +14,9 @@ fn opt(value: Option<TokenStream>) -> TokenStream {
     }
 }
 
-/// The module of a valid job.
-pub(crate) fn full(m: &JobModel) -> TokenStream {
+/// The module of a valid job, with `extra` items inside it (the cron job of a function that
+/// is both).
+pub(crate) fn full(m: &JobModel, extra: TokenStream) -> TokenStream {
     let private = m.common.runtime.private();
     let vis = &m.common.vis;
     let ident = &m.common.ident;
@@ -45,23 +47,56 @@ pub(crate) fn full(m: &JobModel) -> TokenStream {
         Output::Result { ok, .. } => quote!(#ok),
     };
 
-    // enqueue: serialize each argument, in order.
-    let arg_idents: Vec<&Ident> = m.args.iter().map(|a| &a.ident).collect();
-    let arg_names: Vec<&str> = m.args.iter().map(|a| a.name.as_str()).collect();
-    let arg_tys: Vec<_> = m.args.iter().map(|a| &a.ty).collect();
     // One codec per argument, built where its bounds are checked (see `checks` below).
     let codecs: Vec<Ident> = (0..m.args.len())
         .map(|i| format_ident!("__ARQ_ARG_{}", i))
         .collect();
-    let serialized = if m.args.is_empty() {
+    let arg_tys: Vec<_> = m.args.iter().map(|a| &a.ty).collect();
+
+    // enqueue: serialize each required argument, in order; those with a default are left to
+    // the builder's setters.
+    let required: Vec<(&JobArg, &Ident)> = m
+        .args
+        .iter()
+        .zip(&codecs)
+        .filter(|(a, _)| a.default.is_none())
+        .collect();
+    let req_idents: Vec<&Ident> = required.iter().map(|(a, _)| &a.ident).collect();
+    let req_names: Vec<&str> = required.iter().map(|(a, _)| a.name.as_str()).collect();
+    let req_tys: Vec<_> = required.iter().map(|(a, _)| &a.ty).collect();
+    let req_codecs: Vec<&Ident> = required.iter().map(|(_, c)| *c).collect();
+    let serialized = if required.is_empty() {
         quote!(::core::result::Result::Ok(::std::vec::Vec::new()))
     } else {
         quote! {
             ::core::iter::Iterator::collect(::core::iter::IntoIterator::into_iter([
-                #( (#codecs.to_value)(#arg_names, &#arg_idents) ),*
+                #( (#req_codecs.to_value)(#req_names, &#req_idents) ),*
             ]))
         }
     };
+    let builder = Builder::new(m, &codecs);
+    let (enqueue_ret, enqueue_body) = match &builder {
+        None => (
+            quote!(#private::Enqueue<'_, Output>),
+            quote!(#private::enqueue(#pool, &FUNCTION, #serialized)),
+        ),
+        Some(b) => {
+            let unset = b
+                .setters
+                .iter()
+                .map(|_| quote!(::core::option::Option::None));
+            (
+                quote!(Enqueue<'_>),
+                quote! {
+                    Enqueue {
+                        inner: #private::enqueue(#pool, &FUNCTION, #serialized),
+                        defaults: [#(#unset),*],
+                    }
+                },
+            )
+        }
+    };
+    let builder_items = builder.as_ref().map(|b| b.items(ident));
 
     // The handler: take each argument by position or name, call the function, convert.
     let locals: Vec<Ident> = (0..m.args.len())
@@ -92,10 +127,25 @@ pub(crate) fn full(m: &JobModel) -> TokenStream {
         args: &args,
         args_param,
     }
-    .fns(quote! {
-        #( let #locals: #arg_tys = (#codecs.take)(&mut #args, #indices, #arg_names)?; )*
+    .fns({
+        let takes = m.args.iter().zip(&codecs).zip(indices).map(|((a, codec), index)| {
+            let name = a.name.as_str();
+            let take = quote!((#codec.take)(&mut #args, #index, #name)?);
+            match &a.default {
+                None => take,
+                Some(default) => {
+                    let default = default_tokens(default);
+                    quote! {
+                        if #private::Args::has(&#args, #index, #name) { #take } else { #default }
+                    }
+                }
+            }
+        });
+        quote! {
+        #( let #locals: #arg_tys = #takes; )*
         #private::Args::finish(&#args, #count)?;
         #convert
+        }
     });
 
     // Compile-time checks, each spanned at the user's type so the trait error points there.
@@ -115,9 +165,13 @@ pub(crate) fn full(m: &JobModel) -> TokenStream {
         name_doc,
         function_doc,
         output_doc,
-        enqueue_doc,
         job_doc,
+        ..
     } = &docs;
+    let enqueue_doc = match &builder {
+        None => docs.enqueue_doc.clone(),
+        Some(b) => docs.enqueue_with_defaults(&b.names()),
+    };
 
     let cfgs = &m.common.cfgs;
 
@@ -150,9 +204,11 @@ pub(crate) fn full(m: &JobModel) -> TokenStream {
 
             #[doc = #enqueue_doc]
             #[allow(clippy::too_many_arguments)]
-            pub fn enqueue(#pool: &#private::Pool #(, #arg_idents: #arg_tys)*) -> #private::Enqueue<'_, Output> {
-                #private::enqueue(#pool, &FUNCTION, #serialized)
+            pub fn enqueue(#pool: &#private::Pool #(, #req_idents: #req_tys)*) -> #enqueue_ret {
+                #enqueue_body
             }
+
+            #builder_items
 
             #[doc = #job_doc]
             pub fn job(
@@ -168,13 +224,209 @@ pub(crate) fn full(m: &JobModel) -> TokenStream {
 
             #(#arg_checks)*
             #output_check
+
+            #extra
+        }
+    }
+}
+
+/// The handler's value for a parameter that was not passed.
+fn default_tokens(default: &ArgDefault) -> TokenStream {
+    match default {
+        // Spanned at `default`, so a type without `Default` is reported there.
+        ArgDefault::Trait { span } => quote_spanned!(*span=> ::core::default::Default::default()),
+        ArgDefault::Expr(expr) => {
+            let expr = expr_in_module(expr);
+            quote!({ #expr })
+        }
+    }
+}
+
+/// The builder `enqueue` returns when some parameters have a default: `arq::Enqueue` with a
+/// setter per defaulted parameter.
+struct Builder<'a> {
+    private: TokenStream,
+    /// Per defaulted parameter: the argument and its codec.
+    setters: Vec<(&'a JobArg, &'a Ident)>,
+}
+
+impl<'a> Builder<'a> {
+    /// `None` when no parameter has a default (`enqueue` then returns `arq::Enqueue`).
+    fn new(m: &'a JobModel, codecs: &'a [Ident]) -> Option<Self> {
+        let setters: Vec<_> = m
+            .args
+            .iter()
+            .zip(codecs)
+            .filter(|(a, _)| a.default.is_some())
+            .collect();
+        (!setters.is_empty()).then(|| Builder {
+            private: m.common.runtime.private(),
+            setters,
+        })
+    }
+
+    fn names(&self) -> Vec<&str> {
+        self.setters.iter().map(|(a, _)| a.name.as_str()).collect()
+    }
+
+    /// The struct, its setters, the builder options it forwards, and its conversions.
+    fn items(&self, ident: &Ident) -> TokenStream {
+        let private = &self.private;
+        let f = ident.to_string();
+        let f = f.trim_start_matches("r#");
+        let count = Literal::usize_unsuffixed(self.setters.len());
+        let names = self.names();
+        let slots = (0..self.setters.len()).map(Literal::usize_unsuffixed);
+        let setters = self.setters.iter().zip(slots).map(|((a, codec), slot)| {
+            let (arg, name, ty) = (&a.ident, a.name.as_str(), &a.ty);
+            let doc = format!(
+                "Passes `{name}` (as the keyword argument `{name}`, as Python would). Left \
+                 unset, the worker uses the default written on `{f}`'s parameter."
+            );
+            quote! {
+                #[doc = #doc]
+                pub fn #arg(mut self, #arg: #ty) -> Self {
+                    self.defaults[#slot] =
+                        ::core::option::Option::Some((#codec.to_value)(#name, &#arg));
+                    self
+                }
+            }
+        });
+        let struct_doc = format!(
+            "The enqueue builder of `{f}`: `arq::Enqueue`'s options plus a setter per \
+             parameter with a default ({}). `.await` it for the job's handle.",
+            names
+                .iter()
+                .map(|n| format!("`.{n}(…)`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let inner = quote!(#private::Enqueue<'p, self::Output>);
+        quote! {
+            #[doc = #struct_doc]
+            #[must_use = "an enqueue does nothing until it is awaited"]
+            pub struct Enqueue<'p> {
+                inner: #inner,
+                defaults: [::core::option::Option<#private::Result<#private::Value>>; #count],
+            }
+
+            impl<'p> Enqueue<'p> {
+                #(#setters)*
+
+                /// Sets the job id (Python's `_job_id`); see `arq::Enqueue::job_id`.
+                pub fn job_id(self, id: impl ::core::convert::Into<::std::string::String>) -> Self {
+                    self.__map(|e| e.job_id(id))
+                }
+
+                /// Sends to this queue (Python's `_queue_name`); see `arq::Enqueue::queue_name`.
+                pub fn queue_name(self, queue: impl ::core::convert::Into<::std::string::String>) -> Self {
+                    self.__map(|e| e.queue_name(queue))
+                }
+
+                /// Runs no earlier than `delay` from now (Python's `_defer_by`).
+                pub fn defer_by(self, delay: ::core::time::Duration) -> Self {
+                    self.__map(|e| e.defer_by(delay))
+                }
+
+                /// Runs no earlier than `at` (Python's `_defer_until`): a `chrono::DateTime`
+                /// or a `SystemTime`.
+                pub fn defer_until(self, at: impl ::core::convert::Into<::std::time::SystemTime>) -> Self {
+                    let at: ::std::time::SystemTime = at.into();
+                    self.__map(|e| e.defer_until(::core::convert::From::from(at)))
+                }
+
+                /// Same as `defer_until`.
+                pub fn run_at(self, at: impl ::core::convert::Into<::std::time::SystemTime>) -> Self {
+                    self.defer_until(at)
+                }
+
+                /// The job expires after this long if not started (Python's `_expires`).
+                pub fn expires(self, after: ::core::time::Duration) -> Self {
+                    self.__map(|e| e.expires(after))
+                }
+
+                /// Sets the try number the job starts from (Python's `_job_try`).
+                pub fn job_try(self, job_try: u32) -> Self {
+                    self.__map(|e| e.job_try(job_try))
+                }
+
+                /// Replaces a stored result with the same id; see `arq::Enqueue::replace_result`.
+                pub fn replace_result(self, yes: bool) -> Self {
+                    self.__map(|e| e.replace_result(yes))
+                }
+
+                /// Adds a keyword argument (Python's `**kwargs`).
+                pub fn kwarg(
+                    self,
+                    name: impl ::core::convert::Into<::std::string::String>,
+                    value: impl #private::serde::Serialize,
+                ) -> Self {
+                    self.__map(|e| e.kwarg(name, value))
+                }
+
+                /// The plain `arq::Enqueue`, with the arguments set so far.
+                pub fn into_enqueue(self) -> #inner {
+                    let mut inner = self.inner;
+                    let names: [&str; #count] = [#(#names),*];
+                    for (name, value) in ::core::iter::Iterator::zip(
+                        ::core::iter::IntoIterator::into_iter(names),
+                        self.defaults,
+                    ) {
+                        inner = match value {
+                            ::core::option::Option::None => inner,
+                            ::core::option::Option::Some(::core::result::Result::Ok(value)) => {
+                                inner.kwarg(name, value)
+                            }
+                            ::core::option::Option::Some(::core::result::Result::Err(error)) => {
+                                inner.kwarg(name, __Unencodable(::std::string::ToString::to_string(&error)))
+                            }
+                        };
+                    }
+                    inner
+                }
+
+                fn __map(self, f: impl ::core::ops::FnOnce(#inner) -> #inner) -> Self {
+                    Enqueue {
+                        inner: f(self.inner),
+                        defaults: self.defaults,
+                    }
+                }
+            }
+
+            impl<'p> ::core::convert::From<Enqueue<'p>> for #inner {
+                fn from(enqueue: Enqueue<'p>) -> Self {
+                    enqueue.into_enqueue()
+                }
+            }
+
+            impl<'p> ::core::future::IntoFuture for Enqueue<'p> {
+                type Output = <#inner as ::core::future::IntoFuture>::Output;
+                type IntoFuture = <#inner as ::core::future::IntoFuture>::IntoFuture;
+
+                fn into_future(self) -> Self::IntoFuture {
+                    ::core::future::IntoFuture::into_future(self.into_enqueue())
+                }
+            }
+
+            /// An argument that failed to serialize in its setter: fails the enqueue with the
+            /// reason, as `arq::Enqueue::kwarg` does.
+            struct __Unencodable(::std::string::String);
+
+            impl #private::serde::Serialize for __Unencodable {
+                fn serialize<S>(&self, _: S) -> ::core::result::Result<S::Ok, S::Error>
+                where
+                    S: #private::serde::Serializer,
+                {
+                    ::core::result::Result::Err(<S::Error as #private::serde::ser::Error>::custom(&self.0))
+                }
+            }
         }
     }
 }
 
 /// The stub module emitted when the function itself is wrong: `NAME`, and `enqueue`/`job`
 /// with the function's signature when it has one a stub can repeat.
-pub(crate) fn dummy(d: &DummyModel) -> TokenStream {
+pub(crate) fn dummy(d: &DummyModel, extra: TokenStream) -> TokenStream {
     let private = d.common.runtime.private();
     let vis = &d.common.vis;
     let ident = &d.common.ident;
@@ -212,6 +464,8 @@ pub(crate) fn dummy(d: &DummyModel) -> TokenStream {
             pub const NAME: &str = #name;
 
             #stub
+
+            #extra
         }
     }
 }
@@ -224,6 +478,22 @@ struct Docs {
     output_doc: String,
     enqueue_doc: String,
     job_doc: String,
+}
+
+impl Docs {
+    /// `enqueue`'s doc when it returns the builder with setters.
+    fn enqueue_with_defaults(&self, names: &[&str]) -> String {
+        let setters = names
+            .iter()
+            .map(|n| format!("`.{n}(…)`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "{} Parameters with a default are left out: set them on the builder ({setters}), \
+             or the worker uses their defaults.",
+            self.enqueue_doc
+        )
+    }
 }
 
 impl Docs {

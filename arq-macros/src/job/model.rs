@@ -6,6 +6,7 @@
 use crate::ctxt::Ctxt;
 use crate::job::parse::JobArgs;
 use crate::options::first_span;
+use crate::param::{self, ArgDefault};
 use crate::runtime::Runtime;
 use crate::signature::{check_qualifiers, ctx_kind, peel, result_generics, CtxKind};
 pub(crate) use crate::signature::{CtxParam, Output};
@@ -70,7 +71,26 @@ pub(crate) struct JobArg {
     pub(crate) ty: Type,
     /// Where trait errors about the type point.
     pub(crate) span: Span,
+    /// `#[arq(default …)]`: `enqueue` leaves the argument out, the builder gets a setter, and
+    /// the handler uses the default when the caller did not pass it.
+    pub(crate) default: Option<ArgDefault>,
 }
+
+/// The methods of the builder `enqueue` returns when the job has defaulted parameters; a
+/// defaulted parameter cannot have one of these names, since its setter would clash.
+pub(crate) const BUILDER_METHODS: &[&str] = &[
+    "replace_result",
+    "job_id",
+    "queue_name",
+    "defer_by",
+    "defer_until",
+    "run_at",
+    "expires",
+    "job_try",
+    "kwarg",
+    "into_enqueue",
+    "into_future",
+];
 
 /// A function whose shape is wrong.
 pub(crate) struct DummyModel {
@@ -146,7 +166,14 @@ pub(crate) fn build(item: &ItemFn, args: JobArgs, cx: &Ctxt) -> Plan {
             }
             FnArg::Typed(typed) => typed,
         };
+        let attrs = param::parse(&typed.attrs, cx);
         if let Some(kind) = ctx_kind(&typed.ty) {
+            if let (Some(_), Some(span)) = (&attrs.default, attrs.span) {
+                cx.error(
+                    span,
+                    "the job context has no default: the worker always passes it; remove `#[arq(...)]` from it",
+                );
+            }
             if index != 0 {
                 cx.error_spanned_by(
                     typed,
@@ -190,11 +217,27 @@ pub(crate) fn build(item: &ItemFn, args: JobArgs, cx: &Ctxt) -> Plan {
             generic = true;
         }
         if let Some(ident) = ident {
+            check_default_order(&job_args, &ident, attrs.default.is_some(), cx);
+            if let (Some(_), Some(span)) = (&attrs.default, attrs.span) {
+                let name = ident.unraw().to_string();
+                if BUILDER_METHODS.contains(&name.as_str()) {
+                    cx.error(
+                        span,
+                        format!(
+                            "a parameter with a default gets a setter on the enqueue builder, \
+                             and `{name}` is already one of the builder's methods: remove \
+                             `#[arq(...)]` so callers pass `{name}` to `enqueue`, or rename the \
+                             parameter"
+                        ),
+                    );
+                }
+            }
             job_args.push(JobArg {
                 name: ident.unraw().to_string(),
                 ident,
                 ty: in_module(&typed.ty),
                 span: ty_span,
+                default: attrs.default,
             });
         }
     }
@@ -248,6 +291,28 @@ pub(crate) fn build(item: &ItemFn, args: JobArgs, cx: &Ctxt) -> Plan {
             },
         });
         Plan::Dummy(DummyModel { common, stub })
+    }
+}
+
+/// Refuses a parameter without a default after one with a default: `enqueue` sends the
+/// required arguments by position, and Python (like this rule) puts defaults last.
+fn check_default_order(before: &[JobArg], ident: &Ident, has_default: bool, cx: &Ctxt) {
+    if has_default {
+        return;
+    }
+    if let Some(defaulted) = before.iter().find(|a| a.default.is_some()) {
+        cx.error(
+            ident.span(),
+            format!(
+                "`{}` has no default but comes after `{}`, which has one: parameters with a \
+                 default go last, as in Python; move `{}` before `{}`, or give it a default too \
+                 with `#[arq(default = ...)]`",
+                ident.unraw(),
+                defaulted.name,
+                ident.unraw(),
+                defaulted.name,
+            ),
+        );
     }
 }
 
@@ -402,11 +467,17 @@ fn tokens_text(tokens: &dyn ToTokens) -> String {
 
 /// Rewrites a type written for the function's module so that it means the same inside the
 /// generated child module (which has `use super::*`): a leading `self::` becomes `super::`,
-/// a leading `super::` becomes `super::super::`, and a path starting with `Output` (the name
-/// of the generated alias) becomes `super::Output`. Spans are kept.
+/// a leading `super::` becomes `super::super::`, and a path starting with `Output` or
+/// `Enqueue` (the names of generated types) becomes `super::Output`/`super::Enqueue`. Spans
+/// are kept.
 pub(crate) fn in_module(ty: &Type) -> Type {
     let rewritten = rewrite_paths(ty.to_token_stream());
     syn::parse2(rewritten).unwrap_or_else(|_| ty.clone())
+}
+
+/// [`in_module`] for the tokens of a default expression.
+pub(crate) fn expr_in_module(expr: &syn::Expr) -> TokenStream {
+    rewrite_paths(expr.to_token_stream())
 }
 
 fn rewrite_paths(tokens: TokenStream) -> TokenStream {
@@ -426,7 +497,7 @@ fn rewrite_paths(tokens: TokenStream) -> TokenStream {
                     out.push(sup());
                     out.extend(path_sep(span));
                     out.push(sup());
-                } else if ident == "Output" && !is_binding(&tts[i + 1..]) {
+                } else if (ident == "Output" || ident == "Enqueue") && !is_binding(&tts[i + 1..]) {
                     out.push(sup());
                     out.extend(path_sep(span));
                     out.push(tt.clone());
