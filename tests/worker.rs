@@ -369,6 +369,54 @@ async fn keep_result_ttl_forever_and_none() {
 }
 
 #[tokio::test]
+async fn result_info_says_when_the_result_expires() {
+    let redis = TestRedis::start();
+    let pool = redis.pool().await;
+    let short = keep_short::enqueue(&pool).await.unwrap();
+    let forever = keep_forever::enqueue(&pool).await.unwrap();
+    let default = sleep_ms::enqueue(&pool, 0).await.unwrap();
+    burst(
+        &pool,
+        fast_settings().functions([
+            keep_short::FUNCTION,
+            keep_forever::FUNCTION,
+            sleep_ms::FUNCTION,
+        ]),
+    )
+    .await;
+    let left_ms = |r: &arq::JobResult| {
+        let at = r.expires_at.expect("an expiry");
+        (at - r.finish_time).num_milliseconds()
+    };
+    // keep_result = 5s: expires about 5 s after the job finished.
+    let r = short.result_info().await.unwrap().unwrap();
+    let left = left_ms(&r);
+    assert!((4_000..=5_100).contains(&left), "keep_result 5s: {left} ms");
+    // The worker's default, one hour.
+    let r = default.result_info().await.unwrap().unwrap();
+    let left = left_ms(&r);
+    assert!(
+        (3_590_000..=3_600_100).contains(&left),
+        "default 3600s: {left} ms"
+    );
+    // keep_result_forever: no expiry.
+    let r = forever.result_info().await.unwrap().unwrap();
+    assert_eq!(r.expires_at, None);
+    // An expiry set with a ttl the worker did not choose is read as it is.
+    let raw = redis.raw().await;
+    let _: () = raw
+        .pexpire(format!("arq:result:{}", forever.id()), 120_000, None)
+        .await
+        .unwrap();
+    let r = forever.result_info().await.unwrap().unwrap();
+    let left = (r.expires_at.unwrap() - chrono::Utc::now()).num_milliseconds();
+    assert!(
+        (110_000..=120_100).contains(&left),
+        "pexpire 120s: {left} ms"
+    );
+}
+
+#[tokio::test]
 async fn startup_state_reaches_jobs_and_shutdown_gets_it_back() {
     let redis = TestRedis::start();
     let pool = redis.pool().await;

@@ -48,6 +48,30 @@ pub struct EnqueueRequest {
     pub replace_result: bool,
 }
 
+/// What [`Backend::result_and_score`] reads in one step.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ResultRead {
+    /// The encoded result record, if one is stored.
+    pub result: Option<Bytes>,
+    /// How long the result record has left, read with it.
+    pub ttl: ResultTtl,
+    /// The job's score in the queue, if it has an entry.
+    pub score: Option<f64>,
+}
+
+/// How long a stored result has left.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ResultTtl {
+    /// Kept until deleted (`keep_result_forever`).
+    Forever,
+    /// Expires after this many ms.
+    Ms(i64),
+    /// Not known: there is no result, or the backend may not read it (a Redis user without
+    /// `PTTL` on result keys).
+    #[default]
+    Unknown,
+}
+
 /// One step of a scan over results: the next cursor (0 when done) and `(job id, record)`s.
 pub type ResultScan = (u64, Vec<(String, Bytes)>);
 
@@ -380,12 +404,12 @@ pub trait Backend: Send + Sync + 'static {
     /// Reads what `Job.status()` needs, atomically.
     fn status<'a>(&'a self, queue: &'a str, job_id: &'a str) -> BoxFuture<'a, Result<RawStatus>>;
 
-    /// Reads the result record and the queue score together.
+    /// Reads the result record, its time to live and the queue score together, in one step.
     fn result_and_score<'a>(
         &'a self,
         queue: &'a str,
         job_id: &'a str,
-    ) -> BoxFuture<'a, Result<(Option<Bytes>, Option<f64>)>>;
+    ) -> BoxFuture<'a, Result<ResultRead>>;
 
     /// Reads a job record.
     fn get_job<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, Result<Option<Bytes>>>;
@@ -499,11 +523,7 @@ impl Backend for Unconnected {
     fn status<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<RawStatus>> {
         unconnected()
     }
-    fn result_and_score<'a>(
-        &'a self,
-        _: &'a str,
-        _: &'a str,
-    ) -> BoxFuture<'a, Result<(Option<Bytes>, Option<f64>)>> {
+    fn result_and_score<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<ResultRead>> {
         unconnected()
     }
     fn get_job<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Option<Bytes>>> {

@@ -1,6 +1,6 @@
 //! The client side: the pool, enqueueing, and job handles (status, result, info).
 
-use crate::backend::{AbortOutcome, AbortRequest, Defer, EnqueueRequest, QueueStats};
+use crate::backend::{AbortOutcome, AbortRequest, Defer, EnqueueRequest, QueueStats, ResultTtl};
 use crate::time::duration_ms;
 use crate::{
     from_value, ms_to_datetime, now_ms, to_value, Backend, Codec, Error, JobFailure, JobRecord,
@@ -222,7 +222,7 @@ impl Pool {
                         message: m,
                     })
                 }) {
-                    Ok(r) => out.push(JobResult::from_record(r)),
+                    Ok(r) => out.push(JobResult::from_record(r, ResultTtl::Unknown)),
                     Err(e) => tracing::warn!(job_id = %id, "skipping a result: {e}"),
                 }
             }
@@ -256,8 +256,7 @@ impl Pool {
     /// Runs a finished (or failed) job again under the same id, with the arguments stored in
     /// its result; the old result is replaced and its tries start from one.
     pub async fn retry_job(&self, queue: &str, job_id: &str) -> Result<Job<Value>> {
-        let (raw, _) = self.backend.result_and_score(queue, job_id).await?;
-        let Some(raw) = raw else {
+        let Some(raw) = self.backend.result_and_score(queue, job_id).await?.result else {
             return Err(Error::InvalidArgument(format!(
                 "job {job_id:?} has no stored result to run again (it is unknown, still queued \
                  or running, or its result was not kept)"
@@ -573,6 +572,11 @@ pub struct JobResult {
     pub queue_name: String,
     /// Its id.
     pub job_id: String,
+    /// When the stored result expires (by this machine's clock), read together with it:
+    /// `None` when it is kept forever (`keep_result_forever`). Also `None` when the expiry
+    /// was not read: in [`Pool::all_job_results`], or for a Redis user that may not run
+    /// `PTTL` on result keys.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 impl JobDef {
@@ -604,8 +608,13 @@ pub struct QueuedJob {
 }
 
 impl JobResult {
-    fn from_record(r: ResultRecord) -> Self {
+    fn from_record(r: ResultRecord, ttl: ResultTtl) -> Self {
+        let expires_at = match ttl {
+            ResultTtl::Ms(ms) => Some(ms_to_datetime(now_ms().saturating_add(ms))),
+            ResultTtl::Forever | ResultTtl::Unknown => None,
+        };
         JobResult {
+            expires_at,
             job: JobDef {
                 function: r.function,
                 args: r.args,
@@ -715,14 +724,22 @@ impl<T> Job<T> {
         })
     }
 
-    /// The stored result record, if the job finished and its result was kept.
+    /// The stored result record, if the job finished and its result was kept, with when it
+    /// expires ([`JobResult::expires_at`], read in the same step).
     pub async fn result_info(&self) -> Result<Option<JobResult>> {
-        let (raw, _) = self
+        let read = self
             .pool
             .backend
             .result_and_score(&self.queue, &self.id)
             .await?;
-        raw.map(|b| self.decode_result(&b).map(JobResult::from_record))
+        if read.ttl == ResultTtl::Unknown && read.result.is_some() {
+            tracing::debug!(job_id = %self.id, "the expiry of the result could not be read");
+        }
+        read.result
+            .map(|b| {
+                self.decode_result(&b)
+                    .map(|r| JobResult::from_record(r, read.ttl))
+            })
             .transpose()
     }
 
@@ -771,15 +788,15 @@ impl<T> Job<T> {
             .wait_for(&*self.pool.backend, &self.queue, &self.id)
             .await;
         loop {
-            let (raw, score) = self
+            let read = self
                 .pool
                 .backend
                 .result_and_score(&self.queue, &self.id)
                 .await?;
-            if let Some(raw) = raw {
+            if let Some(raw) = read.result {
                 return self.decode_result(&raw);
             }
-            if score.is_none() {
+            if read.score.is_none() {
                 return Err(Error::NotFound {
                     job_id: self.id.clone(),
                     queue: self.queue.clone(),

@@ -7,7 +7,7 @@ use arq_core::backend::FREE_RELEASES;
 use arq_core::backend::{
     AbortOutcome, AbortRequest, Backend, BoxFuture, ClaimRequest, Claimed, ClaimedJob, Defer,
     EnqueueRequest, FinishRequest, Heartbeat, HeartbeatReply, OnMessage, QueueEntry, QueuePage,
-    QueueStats, RawStatus, ResultScan, RetryRequest, Watch,
+    QueueStats, RawStatus, ResultRead, ResultScan, ResultTtl, RetryRequest, Watch,
 };
 use arq_core::backend::{CronEnqueueReply, CronEnqueueRequest, CronTickOutcome};
 use arq_core::{Error, Result};
@@ -847,14 +847,20 @@ impl Backend for RedisBackend {
         &'a self,
         queue: &'a str,
         job_id: &'a str,
-    ) -> BoxFuture<'a, Result<(Option<Bytes>, Option<f64>)>> {
+    ) -> BoxFuture<'a, Result<ResultRead>> {
         Box::pin(async move {
             let keys = vec![self.keys.result(job_id), self.keys.queue(queue).to_owned()];
             let reply: RValue = self.eval(&scripts().result, keys, vec![job_id]).await?;
             let mut r = array(reply, "result")?.into_iter();
-            let raw = r.next().and_then(bytes_of);
+            let result = r.next().and_then(bytes_of);
             let score = r.next().as_ref().and_then(score_of);
-            Ok((raw, score))
+            let ttl = match r.next().as_ref().and_then(int_of) {
+                _ if result.is_none() => ResultTtl::Unknown,
+                Some(-1) => ResultTtl::Forever,
+                Some(ms) if ms >= 0 => ResultTtl::Ms(ms),
+                _ => ResultTtl::Unknown,
+            };
+            Ok(ResultRead { result, ttl, score })
         })
     }
 
