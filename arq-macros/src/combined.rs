@@ -194,3 +194,50 @@ fn both(job_attr: TokenStream, cron_attr: TokenStream, item_fn: ItemFn, cx: Ctxt
     let item = param::strip(&item_fn).unwrap_or(item_fn);
     finish(item.to_token_stream(), generated, cx)
 }
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    fn module_items(out: proc_macro2::TokenStream) -> Vec<String> {
+        let file: syn::File = syn::parse2(out).unwrap();
+        let mods: Vec<&syn::ItemMod> = file
+            .items
+            .iter()
+            .filter_map(|i| match i {
+                syn::Item::Mod(m) => Some(m),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(mods.len(), 1, "one module");
+        let (_, items) = mods[0].content.as_ref().unwrap();
+        items
+            .iter()
+            .filter_map(|i| match i {
+                syn::Item::Const(c) => Some(c.ident.to_string()),
+                syn::Item::Fn(f) => Some(f.sig.ident.to_string()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn either_order_gives_one_module_with_both() {
+        let item = quote!(
+            async fn f(#[arq(default)] n: u8) {}
+        );
+        let job_first =
+            crate::job::expand(quote!(max_tries = 2), quote!(#[arq::cron(hour = 8)] #item));
+        let cron_first =
+            crate::cron::expand(quote!(hour = 8), quote!(#[arq::job(max_tries = 2)] #item));
+        assert_eq!(job_first.to_string(), cron_first.to_string());
+        let items = module_items(job_first.clone());
+        for name in ["NAME", "FUNCTION", "CRON", "enqueue", "job", "__handler"] {
+            assert!(items.iter().any(|i| i == name), "{name} in {items:?}");
+        }
+        let text = job_first.to_string();
+        assert!(!text.contains("arq :: cron"), "{text}");
+        assert!(!text.contains("# [arq"), "{text}");
+        assert!(text.contains("name : \"cron:f\""), "{text}");
+    }
+}

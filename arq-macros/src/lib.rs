@@ -66,6 +66,71 @@ use proc_macro::TokenStream;
 /// Mistakes are reported at the token to fix, all at once; the function is still emitted so
 /// the rest of the crate keeps compiling.
 ///
+/// # Parameters with a default
+///
+/// Python's `async def send_email(ctx, to, from_addr="noreply@example.com", retries=0)` is
+/// written with `#[arq(default = <expr>)]`, or `#[arq(default)]` for the type's `Default`:
+///
+/// ```text
+/// #[arq::job]
+/// async fn send_email(
+///     ctx: &Ctx,
+///     to: String,
+///     #[arq(default = "noreply@example.com".to_owned())] from_addr: String,
+///     #[arq(default)] retries: u32,
+/// ) -> Result<String, MailError> { /* ... */ }
+///
+/// // `enqueue` takes the other arguments only; its builder has a setter per default.
+/// send_email::enqueue(&pool, "a@example.com".into()).await?;
+/// send_email::enqueue(&pool, "b@example.com".into())
+///     .from_addr("me@example.com".into())
+///     .job_id("mail-1")
+///     .await?;
+/// ```
+///
+/// - `enqueue` leaves such parameters out. Each one gets a setter of the same name on the
+///   builder; it sends the value as a keyword argument, as Python would (setting it twice
+///   sends the last value).
+/// - The worker's handler uses the default when the caller passed the argument neither by
+///   position nor by keyword, so Python callers may leave it out too. The expression is
+///   evaluated at each such run, in the function's module (as if written beside it; it
+///   cannot see the other parameters, as in Python).
+/// - Parameters with a default come after the others, as in Python, and the context has
+///   none. A defaulted parameter cannot be named like a builder method (`job_id`,
+///   `queue_name`, `defer_by`, `defer_until`, `run_at`, `expires`, `job_try`,
+///   `replace_result`, `kwarg`, `into_enqueue`, `into_future`).
+/// - Calling the function directly is unchanged: Rust has no default arguments, so pass
+///   every argument there.
+///
+/// With such parameters, `enqueue` returns `<fn>::Enqueue<'_>` rather than
+/// `arq::Enqueue<'_, Output>`: the same options (`job_id`, `queue_name`, `defer_by`,
+/// `defer_until`/`run_at` taking a `chrono::DateTime` or a `SystemTime`, `expires`,
+/// `job_try`, `replace_result`, `kwarg`), the setters, and `.await`. `.into_enqueue()` (or
+/// `From`) gives the plain `arq::Enqueue<'_, Output>` with what was set so far. A type of its
+/// own per job keeps the setters inherent: nothing to import, and two jobs with a setter of
+/// the same name never clash.
+///
+/// # Both a job and a cron job
+///
+/// Put `#[arq::cron(...)]` on the same function, above or below `#[arq::job(...)]`. The one
+/// module then has the job's items and the cron job's `CRON`:
+///
+/// ```text
+/// #[arq::job(timeout = "5m")]
+/// #[arq::cron(hour = 6, minute = 0)]
+/// async fn rebuild_index(ctx: &Ctx, #[arq(default)] full: bool) -> anyhow::Result<u64> { /* ... */ }
+///
+/// rebuild_index::enqueue(&pool).full(true).await?;   // by hand, as `rebuild_index`
+/// // ... and every day at 06:00, as `cron:rebuild_index`, with `full = false`.
+/// ```
+///
+/// As with Python's `func(f, …)` and `cron(f, …)`, `#[arq::job]`'s options apply to the
+/// enqueued job and `#[arq::cron]`'s (schedule, `timeout`, `max_tries`, `keep_result`, …,
+/// with the cron defaults) to the ticks. The cron job is named `cron:<job name>` unless
+/// `#[arq::cron(name = …)]` says otherwise. Ticks run with no arguments, so every parameter
+/// but the context needs a default. `crate = "…"` may be given on either attribute (the
+/// same path if on both).
+///
 /// # Options
 ///
 /// All optional, written `key = value` and separated by commas:
@@ -99,7 +164,10 @@ use proc_macro::TokenStream;
 /// - `type Output`: the result type (see above).
 /// - `fn enqueue(pool: &Pool, <arguments…>) -> Enqueue<'_, Output>`: serializes the arguments
 ///   and returns the enqueue builder; set `job_id`, `defer_by`, `queue_name`, … on it, then
-///   `.await` it for a `Job<Output>`.
+///   `.await` it for a `Job<Output>`. With parameters that have a default, it takes only the
+///   others and returns `<fn>::Enqueue<'_>` (see above).
+/// - `struct Enqueue<'p>`: only with parameters that have a default; the builder above.
+/// - `CRON: arq::CronJob`: only when the function is also a `#[arq::cron]`.
 /// - `fn job(pool: &Pool, job_id: impl Into<String>) -> Job<Output>`: a typed handle to a
 ///   job enqueued earlier, from its id.
 ///
@@ -201,7 +269,8 @@ pub fn job(args: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 ///
 /// The function must be a free, non-generic `async fn` whose only parameter, if any, is the
-/// context (`ctx: &Ctx` or `Ctx`). Its return type follows the rules of `#[arq::job]`: `()`,
+/// context (`ctx: &Ctx` or `Ctx`), unless it is also a `#[arq::job]` (see "Both a job and a
+/// cron job" there: then its other parameters need defaults). Its return type follows the rules of `#[arq::job]`: `()`,
 /// a serializable `T`, or `Result<T, E>` (an `Err` fails the run, or retries it for an
 /// `arq::Retry`).
 ///

@@ -5,7 +5,8 @@
 use crate::attr::RawOptions;
 use crate::ctxt::Ctxt;
 use crate::options::OptionSet;
-use proc_macro2::Span;
+use proc_macro2::{Span, TokenStream};
+use quote::ToTokens;
 use syn::{Attribute, Expr, FnArg, ItemFn};
 
 /// Every key `#[arq(...)]` takes on a parameter.
@@ -38,8 +39,8 @@ pub(crate) enum ArgDefault {
 #[derive(Default)]
 pub(crate) struct ParamAttrs {
     pub(crate) default: Option<ArgDefault>,
-    /// Where the `#[arq(...)]` attribute is, for errors about the parameter as a whole.
-    pub(crate) span: Option<Span>,
+    /// The first `#[arq(...)]` attribute, for errors about the default as a whole.
+    pub(crate) attr: Option<TokenStream>,
 }
 
 /// Whether `attr` is `#[arq(...)]` (or `#[arq]`, `#[arq = …]`).
@@ -52,7 +53,7 @@ pub(crate) fn parse(attrs: &[Attribute], cx: &Ctxt) -> ParamAttrs {
     let mut out = ParamAttrs::default();
     let mut seen = Vec::new();
     for attr in attrs.iter().filter(|a| is_arq(a)) {
-        out.span.get_or_insert_with(|| first_token(attr));
+        out.attr.get_or_insert_with(|| attr.to_token_stream());
         let list = match &attr.meta {
             syn::Meta::List(list) => list,
             _ => {
@@ -89,10 +90,6 @@ pub(crate) fn parse(attrs: &[Attribute], cx: &Ctxt) -> ParamAttrs {
         }
     }
     out
-}
-
-fn first_token(attr: &Attribute) -> Span {
-    attr.pound_token.span
 }
 
 /// The function as rustc must see it: without `#[arq(...)]` on its parameters. `None` when it
@@ -143,7 +140,7 @@ mod tests {
         let (p, errs) = parse_one(parse_quote!(
             async fn f(n: u32) {}
         ));
-        assert!(errs.is_empty() && p.default.is_none() && p.span.is_none());
+        assert!(errs.is_empty() && p.default.is_none() && p.attr.is_none());
     }
 
     #[test]

@@ -168,9 +168,9 @@ pub(crate) fn build(item: &ItemFn, args: JobArgs, cx: &Ctxt) -> Plan {
         };
         let attrs = param::parse(&typed.attrs, cx);
         if let Some(kind) = ctx_kind(&typed.ty) {
-            if let (Some(_), Some(span)) = (&attrs.default, attrs.span) {
-                cx.error(
-                    span,
+            if let (Some(_), Some(attr)) = (&attrs.default, &attrs.attr) {
+                cx.error_spanned_by(
+                    attr,
                     "the job context has no default: the worker always passes it; remove `#[arq(...)]` from it",
                 );
             }
@@ -218,11 +218,14 @@ pub(crate) fn build(item: &ItemFn, args: JobArgs, cx: &Ctxt) -> Plan {
         }
         if let Some(ident) = ident {
             check_default_order(&job_args, &ident, attrs.default.is_some(), cx);
-            if let (Some(_), Some(span)) = (&attrs.default, attrs.span) {
+            let mut default = attrs.default;
+            if let (Some(_), Some(attr)) = (&default, &attrs.attr) {
                 let name = ident.unraw().to_string();
                 if BUILDER_METHODS.contains(&name.as_str()) {
-                    cx.error(
-                        span,
+                    // Left without its default, so no clashing setter is generated.
+                    default = None;
+                    cx.error_spanned_by(
+                        attr,
                         format!(
                             "a parameter with a default gets a setter on the enqueue builder, \
                              and `{name}` is already one of the builder's methods: remove \
@@ -237,7 +240,7 @@ pub(crate) fn build(item: &ItemFn, args: JobArgs, cx: &Ctxt) -> Plan {
                 ident,
                 ty: in_module(&typed.ty),
                 span: ty_span,
-                default: attrs.default,
+                default,
             });
         }
     }
@@ -863,6 +866,39 @@ mod tests {
             let ty: Type = syn::parse2(ty).unwrap();
             assert_eq!(text(&in_module(&ty)), expected);
         }
+    }
+
+    #[test]
+    fn defaults() {
+        let m = full(parse_quote!(
+            async fn f(ctx: &Ctx, to: String, #[arq(default)] n: u32, #[arq(default = 1)] m: u8) {}
+        ));
+        let defaulted: Vec<bool> = m.args.iter().map(|a| a.default.is_some()).collect();
+        assert_eq!(defaulted, [false, true, true]);
+        let errs = errors(parse_quote!(
+            async fn f(#[arq(default)] n: u32, to: String) {}
+        ));
+        assert_eq!(errs.len(), 1);
+        assert!(
+            errs[0].starts_with("`to` has no default but comes after `n`"),
+            "{errs:?}"
+        );
+        let errs = errors(parse_quote!(
+            async fn f(#[arq(default)] ctx: &Ctx) {}
+        ));
+        assert!(
+            errs[0].starts_with("the job context has no default"),
+            "{errs:?}"
+        );
+        let (p, errs) = plan(
+            quote!(),
+            parse_quote!(
+                async fn f(#[arq(default)] expires: u32) {}
+            ),
+        );
+        assert!(errs[0].contains("`expires` is already one of the builder's methods"));
+        let Plan::Full(m) = p else { panic!() };
+        assert!(m.args[0].default.is_none());
     }
 
     #[test]
