@@ -1,4 +1,10 @@
-#![doc = include_str!("../README.md")]
+#![doc = include_str!("lib.md")]
+
+// The README's examples compile as doctests too (the README is not the crate page: its
+// relative links and contributor sections belong to the repository).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 #[cfg(feature = "json")]
 pub use arq_core::JsonCodec;
@@ -10,9 +16,9 @@ pub use arq_core::{
     MsgpackCodec, Pool, QueueStats, QueuedJob, Result, ResultRecord, Retry, State, StateMissing,
     Value, ValueError, Worker, WorkerSettings, DEFAULT_QUEUE_NAME,
 };
-pub use arq_core::{ABORTED_BEFORE_START, ABORTED_WHILE_RUNNING, EXCEPTION_KEY};
 pub use arq_core::{CronJob, CronSchedule};
 pub use arq_core::{ShutdownHandle, WorkerStats};
+pub use arq_core::{ABORTED_BEFORE_START, ABORTED_WHILE_RUNNING, EXCEPTION_KEY};
 pub use arq_macros::{cron, job};
 pub use arq_redis::{create_pool, RedisBackend, RedisSettings, DEFAULT_REDIS_URL};
 

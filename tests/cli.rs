@@ -419,9 +419,7 @@ async fn the_worker_binary_speaks_pickle_with_python_clients() {
     let redis = TestRedis::start();
     let url = redis.url();
     let q = "cli:pickle";
-    let enqueue = |id: &str, n: u64| {
-        json!({"jobs": [{"function": "cli_slow", "args": [n], "job_id": id, "queue": q}]})
-    };
+    let enqueue = |id: &str, n: u64| json!({"jobs": [{"function": "cli_slow", "args": [n], "job_id": id, "queue": q}]});
     assert_eq!(
         py_client(&redis, Wire::Pickle, "enqueue", enqueue("p-default", 1)).await,
         json!({"p-default": true})
@@ -465,7 +463,14 @@ async fn the_worker_binary_speaks_pickle_with_python_clients() {
     py_client(&redis, Wire::Pickle, "enqueue", enqueue("p-flag", 7)).await;
     let mut child = spawn_cli(
         &[
-            "run", "--burst", "--codec", "pickle", "--redis-url", &url, "--queue", q,
+            "run",
+            "--burst",
+            "--codec",
+            "pickle",
+            "--redis-url",
+            &url,
+            "--queue",
+            q,
         ],
         false,
     );
@@ -504,14 +509,24 @@ async fn the_settings_codec_is_the_binarys_default() {
         false,
         &[("ARQ_TEST_SETTINGS_CODEC", "pickle")],
     );
-    assert!(wait_exit(&mut child, Duration::from_secs(20)).success(), "worker failed");
+    assert!(
+        wait_exit(&mut child, Duration::from_secs(20)).success(),
+        "worker failed"
+    );
     assert_eq!(job.result(Duration::from_secs(5)).await.unwrap(), 3);
 
     // --codec msgpack over the settings' pickle: the pickled job is not understood.
     let job = cli_slow::enqueue(&pool, 4).queue_name(q).await.unwrap();
     let mut child = spawn_cli_env(
         &[
-            "run", "--burst", "--codec", "msgpack", "--redis-url", &url, "--queue", q,
+            "run",
+            "--burst",
+            "--codec",
+            "msgpack",
+            "--redis-url",
+            &url,
+            "--queue",
+            q,
         ],
         false,
         &[("ARQ_TEST_SETTINGS_CODEC", "pickle")],
@@ -539,7 +554,10 @@ async fn the_worker_binary_takes_redis_settings_from_parts() {
     )
     .await
     .unwrap();
-    let job = cli_slow::enqueue(&pool, 2).queue_name("cli:parts").await.unwrap();
+    let job = cli_slow::enqueue(&pool, 2)
+        .queue_name("cli:parts")
+        .await
+        .unwrap();
     let mut child = spawn_cli_env(
         &[
             "run",

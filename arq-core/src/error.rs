@@ -14,8 +14,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// The backend (Redis) failed or could not be reached.
+    // The inner error is shown in the message, so it is not also a `source()`: printed
+    // with its chain (anyhow, `{:#}`), the cause would appear twice.
     #[error("backend error: {0}")]
-    Backend(#[source] BoxError),
+    Backend(BoxError),
     /// A value could not be encoded by the codec.
     #[error("could not encode {what}: {message}")]
     Encode {

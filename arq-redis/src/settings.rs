@@ -556,7 +556,10 @@ mod tests {
             refused.starts_with("connection refused: nothing listens on 127.0.0.1:1."),
             "{refused}"
         );
-        assert!(refused.contains("Start Redis") && refused.contains("REDIS_URL"), "{refused}");
+        assert!(
+            refused.contains("Start Redis") && refused.contains("REDIS_URL"),
+            "{refused}"
+        );
         let other = io("Broken something else");
         assert_eq!(explain_connect_error(&plain, &other), other.to_string());
     }

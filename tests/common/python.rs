@@ -50,7 +50,11 @@ fn find_or_build_python() -> PathBuf {
         out.status
     );
     let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    assert!(p.exists(), "scripts/python-env.sh printed {}, which does not exist", p.display());
+    assert!(
+        p.exists(),
+        "scripts/python-env.sh printed {}, which does not exist",
+        p.display()
+    );
     p
 }
 
