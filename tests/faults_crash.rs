@@ -341,7 +341,11 @@ async fn s04_sigterm_with_completion_wait_drains() {
     let b = sc.spawn_ready("B", cfg);
     tokio::time::sleep(Duration::from_secs(1)).await;
     sc.workers[a].signal("TERM");
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        sc.workers[a].wait_log(r"shutdown on SIGTERM", Duration::from_secs(5)),
+        "A did not start its shutdown:\n{}",
+        sc.workers[a].log_text()
+    );
     let later = "s04-later".to_owned();
     sc.enqueue_sleep(std::slice::from_ref(&later), 100).await;
     let status = sc.workers[a]
@@ -382,7 +386,11 @@ async fn s04_sigkill_during_drain_recovers_by_lease() {
     let b = sc.spawn_ready("B", cfg);
     tokio::time::sleep(Duration::from_secs(1)).await;
     sc.workers[a].signal("TERM");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        sc.workers[a].wait_log(r"shutdown on SIGTERM", Duration::from_secs(5)),
+        "A did not start its drain:\n{}",
+        sc.workers[a].log_text()
+    );
     sc.workers[a].kill9();
     let died = sc.workers[a].died_ms.unwrap();
     let b_pid = sc.workers[b].pid;
@@ -422,7 +430,11 @@ async fn s04_second_signal_cancels_at_once() {
             .expect("A started the job");
         let b = sc.spawn_ready("B", cfg);
         sc.workers[a].signal("TERM");
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            sc.workers[a].wait_log(r"shutdown on SIGTERM", Duration::from_secs(5)),
+            "A did not start its drain:\n{}",
+            sc.workers[a].log_text()
+        );
         assert!(sc.workers[a].is_alive(), "A drains after the first signal");
         let sent = Instant::now();
         sc.workers[a].signal(second);
@@ -455,7 +467,9 @@ async fn s04_second_signal_cancels_at_once() {
 
 /// S05 — a poison pill that kills its worker process: with a supervisor restarting dead
 /// workers, it is attempted max_tries (5) times, then fails for good with a clear text;
-/// the normal jobs complete.
+/// the normal jobs complete. A backlog of normal jobs is still waiting when the pill comes
+/// back for its third try: from then on it is a repeat recovery and runs alone on an idle
+/// worker, so no normal job dies with it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s05_poison_pill_is_bounded_by_max_tries() {
     let mut sc = Scene::new("s05").await;
@@ -469,7 +483,9 @@ async fn s05_poison_pill_is_bounded_by_max_tries() {
         .await
         .unwrap();
     sc.acked.push(pill.clone());
-    let normal = ids("s05-normal", 10);
+    // 400 × 300 ms on 20 slots: a backlog for about 6 s, past the pill's third claim
+    // (two crashes and two leases in).
+    let normal = ids("s05-normal", 400);
     sc.enqueue_sleep(&normal, 300).await;
 
     // The supervisor: restart any worker that died, until the pill has a result.
@@ -494,7 +510,7 @@ async fn s05_poison_pill_is_bounded_by_max_tries() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(
-        sc.wait_all_done(Duration::from_secs(15)).await,
+        sc.wait_all_done(Duration::from_secs(30)).await,
         "{}",
         sc.logs()
     );
@@ -512,6 +528,36 @@ async fn s05_poison_pill_is_bounded_by_max_tries() {
         5,
         "attempted max_tries times"
     );
+    // Tries 3 to 5 are repeat recoveries: each ran alone, so the process it killed was
+    // running nothing else (every other run there ended before the pill started).
+    let runs: Vec<_> = report
+        .ledger
+        .job_ids()
+        .iter()
+        .flat_map(|id| report.ledger.runs(id))
+        .collect();
+    let repeats: Vec<_> = runs
+        .iter()
+        .filter(|r| r.job_id == pill && r.job_try >= 3)
+        .collect();
+    assert_eq!(
+        repeats.iter().map(|r| r.job_try).collect::<Vec<_>>(),
+        vec![3, 4, 5],
+        "the pill's repeat recoveries"
+    );
+    for p in &repeats {
+        let beside: Vec<String> = runs
+            .iter()
+            .filter(|r| r.job_id != pill && r.pid == p.pid && r.end.is_none_or(|e| e > p.start))
+            .map(|r| format!("{} (try {})", r.job_id, r.job_try))
+            .collect();
+        assert!(
+            beside.is_empty(),
+            "the pill's try {} did not run alone: it killed pid {} with {beside:?}",
+            p.job_try,
+            p.pid
+        );
+    }
     let failure = report
         .fate(&pill)
         .failure_text()
@@ -565,7 +611,13 @@ async fn s06_stopped_worker_is_fenced_after_takeover() {
     // While B runs, its in-progress key must stay.
     let key = format!("arq:in-progress:{id}");
     let mut b_done = false;
+    let deadline = Instant::now() + Duration::from_secs(15);
     while !b_done {
+        assert!(
+            Instant::now() < deadline,
+            "B never finished the job:\n{}",
+            sc.logs()
+        );
         b_done = sc.ledger().count("end", &id) + sc.ledger().count("cancel", &id) > 0
             && sc
                 .ledger()
@@ -610,6 +662,127 @@ async fn s06_stopped_worker_is_fenced_after_takeover() {
     );
 }
 
+/// S05 (b) — a job that panics: the panic is caught, the job fails for good with the panic's
+/// text (class `Panic`, not retried), its slot and lease are given back, and the worker goes
+/// on running other jobs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s05b_panicking_job_fails_and_the_worker_lives_on() {
+    let mut sc = Scene::new("s05b").await;
+    // One slot: the jobs after the panic run only if its slot was freed.
+    let config = sc.config().max_jobs(1);
+    let a = sc.spawn_ready("A", config);
+    let id = "s05b-panic".to_owned();
+    fault::jobs::ledger_panic::enqueue(&sc.pool, "boom".to_owned())
+        .job_id(&id)
+        .queue_name(&sc.queue)
+        .await
+        .unwrap();
+    sc.acked.push(id.clone());
+    let after = ids("s05b-after", 3);
+    sc.enqueue_sleep(&after, 50).await;
+    assert!(
+        sc.wait_all_done(Duration::from_secs(10)).await,
+        "the panicking job (or the jobs after it) got no result:\n{}",
+        sc.logs()
+    );
+    assert!(sc.workers[a].is_alive(), "the worker died of the panic");
+    let report = sc
+        .check(Expect {
+            all_done: true,
+            ..Default::default()
+        })
+        .await;
+    report.assert_ok();
+    assert_eq!(report.ledger.starts(&id).len(), 1, "a panic is not retried");
+    let failure = report
+        .fate(&id)
+        .failure_text()
+        .expect("a terminal failure")
+        .to_owned();
+    fault::assert_text(
+        r"Panic.*ledger panic: boom",
+        &[("stored failure", &failure)],
+    );
+    for l in &after {
+        assert!(
+            matches!(report.fate(l), Fate::Succeeded(_)),
+            "{l} after the panic: {:?}",
+            report.fate(l)
+        );
+    }
+    assert!(
+        fault::check::keys(&sc.redis, &format!("arq:in-progress:{id}")).is_empty(),
+        "the panicking job's lease was kept"
+    );
+}
+
+/// S06 (b) — a zombie that wakes while its copy still has long to run: its first heartbeat
+/// finds the lease taken over (the renewal is refused because the token differs) and cancels
+/// the copy at once, instead of running it to its end beside the new owner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s06b_resumed_zombie_cancels_its_copy_at_once() {
+    let mut sc = Scene::new("s06b").await;
+    let config = sc.config();
+    let a = sc.spawn_ready("A", config);
+    let id = "s06b-job".to_owned();
+    // A still has seconds of the job to run when it wakes up.
+    sc.enqueue_sleep(std::slice::from_ref(&id), 8000).await;
+    let a_pid = sc.workers[a].pid;
+    sc.wait_event("start", &id, Some(a_pid), Duration::from_secs(10))
+        .await
+        .expect("A started the job");
+    let config = sc.config();
+    let b = sc.spawn_ready("B", config);
+    let b_pid = sc.workers[b].pid;
+    sc.workers[a].signal("STOP");
+    let taken = sc
+        .wait_event("start", &id, Some(b_pid), LEASE * 3)
+        .await
+        .unwrap_or_else(|| panic!("B never took the job over:\n{}", sc.logs()));
+    assert_eq!(taken.job_try, 2);
+    sc.workers[a].signal("CONT");
+    let resumed = fault::now_ms();
+    // The first beat after waking (due at once: its interval passed while stopped).
+    let cancel = sc
+        .wait_event("cancel", &id, Some(a_pid), LEASE)
+        .await
+        .unwrap_or_else(|| {
+            panic!(
+                "A ran its copy on after waking, beside B:\n{}",
+                sc.workers[a].log_text()
+            )
+        });
+    assert!(
+        cancel.ts - resumed <= (LEASE / 4 + SLACK).as_millis() as i64,
+        "A cancelled its copy {} ms after waking; one heartbeat is {:?}",
+        cancel.ts - resumed,
+        LEASE / 4
+    );
+    fault::assert_text(
+        &format!(r"lost lease on job {id}; cancelling"),
+        &[("A", &sc.workers[a].log_text())],
+    );
+    assert!(
+        sc.ledger()
+            .runs(&id)
+            .iter()
+            .any(|r| r.pid == b_pid && r.end.is_none()),
+        "B's run had already ended: the test proves nothing"
+    );
+    assert!(sc.wait_all_done(Duration::from_secs(15)).await);
+    let mut expect = Expect {
+        all_done: true,
+        ..Default::default()
+    };
+    expect.faults.insert(id.clone(), 1);
+    expect.overlap_allowed.insert(id.clone());
+    let report = sc.check(expect).await;
+    report.assert_ok();
+    let result = report.fate(&id).result().unwrap().clone();
+    assert!(result.success);
+    assert_eq!(result.job.job_try, Some(2), "the stored result is B's");
+}
+
 /// S07 — an await-bound job over its timeout is cancelled at the timeout (its drop guard
 /// runs), fails for good with arq's text, and is not retried.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -644,8 +817,9 @@ async fn s07_await_bound_timeout_cancels_at_the_timeout() {
 
 /// S08 — a job that blocks its thread past its timeout cannot be pre-empted, but the lease
 /// heartbeat (its own thread) keeps the job from being taken over (D=0); a watchdog warns
-/// while it overruns; the failure says it did not yield.
-async fn s08_blocking(function: &str, ms: u64) -> (Scene, String) {
+/// while it overruns; the failure says it did not yield. With `watchdog`, the helper waits
+/// for the warning while the job still runs (before its ledger `end`).
+async fn s08_blocking(function: &str, ms: u64, watchdog: bool) -> (Scene, String) {
     let mut sc = Scene::new(&format!("s08-{function}")).await;
     let cfg = sc.config().job_timeout(Duration::from_secs(1));
     sc.spawn_ready("A", cfg.clone());
@@ -658,13 +832,30 @@ async fn s08_blocking(function: &str, ms: u64) -> (Scene, String) {
         .await
         .unwrap();
     sc.acked.push(id.clone());
-    let start = sc
-        .wait_event("start", &id, None, Duration::from_secs(10))
+    sc.wait_event("start", &id, None, Duration::from_secs(10))
         .await
         .expect("started");
-    // Half-way through the overrun, the worker has warned about it.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    let overrun_log = sc.logs();
+    if watchdog {
+        let re = regex::Regex::new(&format!(
+            r"WARN.*{id}.*(overr|exceed|timeout|yield)|WARN.*(overr|exceed|timeout|yield).*{id}"
+        ))
+        .unwrap();
+        let warned = fault::wait_until(Duration::from_millis(ms), || async {
+            re.is_match(&sc.logs())
+        })
+        .await;
+        assert!(
+            warned,
+            "no watchdog warning while {id} overran its timeout:\n{}",
+            sc.logs()
+        );
+        assert_eq!(
+            sc.ledger().count("end", &id),
+            0,
+            "the warning came only after the job returned:\n{}",
+            sc.logs()
+        );
+    }
     assert!(
         sc.wait_all_done(Duration::from_secs(15)).await,
         "{}",
@@ -683,53 +874,55 @@ async fn s08_blocking(function: &str, ms: u64) -> (Scene, String) {
         "D=0: no second worker started the job while it blocked: {:?}",
         report.ledger.runs(&id)
     );
-    let _ = start;
     let failure = report.fate(&id).failure_text().expect("failed").to_owned();
-    (sc, format!("{failure}\n---overrun log---\n{overrun_log}"))
-}
-
-fn assert_watchdog(id: &str, overrun_log: &str) {
-    let re = regex::Regex::new(&format!(
-        r"WARN.*{id}.*(overr|exceed|timeout|yield)|WARN.*(overr|exceed|timeout|yield).*{id}"
-    ))
-    .unwrap();
-    assert!(
-        re.is_match(overrun_log),
-        "no watchdog warning while {id} overran its timeout:\n{overrun_log}"
-    );
+    (sc, failure)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s08a_thread_sleep_past_timeout_is_not_taken_over() {
-    let (sc, text) = s08_blocking("ledger_cpu", 5000).await;
-    let (failure, overrun) = text.split_once("\n---overrun log---\n").unwrap();
+    let (sc, failure) = s08_blocking("ledger_cpu", 5000, true).await;
     fault::assert_text(
         r"job \S+ exceeded timeout 1\.0s \(ran 5\.\ds; the job did not yield\)",
-        &[("stored failure", failure), ("worker logs", &sc.logs())],
+        &[("stored failure", &failure), ("worker logs", &sc.logs())],
     );
-    assert_watchdog("s08-ledger_cpu", overrun);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s08a_busy_loop_past_timeout_is_not_taken_over() {
-    let (sc, text) = s08_blocking("ledger_cpu_busy", 5000).await;
-    let (failure, overrun) = text.split_once("\n---overrun log---\n").unwrap();
+    let (sc, failure) = s08_blocking("ledger_cpu_busy", 5000, true).await;
     fault::assert_text(
         r"job \S+ exceeded timeout 1\.0s \(ran 5\.\ds; the job did not yield\)",
-        &[("stored failure", failure), ("worker logs", &sc.logs())],
+        &[("stored failure", &failure), ("worker logs", &sc.logs())],
     );
-    assert_watchdog("s08-ledger_cpu_busy", overrun);
 }
 
-/// S08 (b), `spawn_blocking`: the awaiting future is cancelled at the timeout while the
-/// blocking work runs on; the job is not taken over and fails as timed out.
+/// S08 (b), `spawn_blocking`: the job's own future yields while it awaits the blocking
+/// pool, so it does not overrun: it is cancelled at its timeout (no watchdog warning is
+/// due) and fails as timed out while the blocking work runs on; it is not taken over.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s08b_spawn_blocking_past_timeout_is_not_taken_over() {
-    let (sc, text) = s08_blocking("ledger_blocking_pool", 5000).await;
-    let (failure, _) = text.split_once("\n---overrun log---\n").unwrap();
+    let (sc, failure) = s08_blocking("ledger_blocking_pool", 5000, false).await;
     fault::assert_text(
-        r"job \S+ (timed out after|exceeded timeout) 1\.0s",
-        &[("stored failure", failure), ("worker logs", &sc.logs())],
+        r"job \S+ timed out after 1\.0s",
+        &[("stored failure", &failure), ("worker logs", &sc.logs())],
+    );
+    let id = "s08-ledger_blocking_pool";
+    let runs = sc.ledger().runs(id);
+    let run = &runs[0];
+    assert!(
+        run.cancelled
+            && run.end.unwrap() - run.start
+                <= (Duration::from_secs(1) + POLL + SLACK).as_millis() as i64,
+        "cancelled at the timeout, not when the blocking work returned: {run:?}"
+    );
+    assert!(
+        !regex::Regex::new(&format!(
+            r"WARN.*{id}.*did not yield|WARN.*{id}.*without yielding"
+        ))
+        .unwrap()
+        .is_match(&sc.logs()),
+        "a watchdog warning for a job that yields:\n{}",
+        sc.logs()
     );
 }
 

@@ -78,6 +78,29 @@ pub async fn ledger_retry(ctx: &Ctx, defer_ms: u64, succeed_on: u32) -> anyhow::
     Ok(ctx.job_try())
 }
 
+/// Sleeps `ms`, then asks to be retried in `defer_ms` on its first try; later tries return
+/// their try number.
+#[arq::job]
+pub async fn ledger_sleep_retry(ctx: &Ctx, ms: u64, defer_ms: u64) -> anyhow::Result<u32> {
+    let e = Entry::start(ctx);
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    e.end();
+    if ctx.job_try() < 2 {
+        return Err(Retry::after(Duration::from_millis(defer_ms)).into());
+    }
+    Ok(ctx.job_try())
+}
+
+/// Panics with `ledger panic: <msg>` after a first await (so the panic happens inside a
+/// poll of the job's future, not while it is built).
+#[arq::job]
+pub async fn ledger_panic(ctx: &Ctx, msg: String) -> u64 {
+    let e = Entry::start(ctx);
+    tokio::task::yield_now().await;
+    e.end();
+    panic!("ledger panic: {msg}");
+}
+
 /// Kills its own worker process with `std::process::abort`.
 #[arq::job]
 pub async fn ledger_abort_process(ctx: &Ctx) {
@@ -110,6 +133,8 @@ pub fn functions() -> Vec<arq::Function> {
         ledger_blocking_pool::FUNCTION,
         ledger_fail::FUNCTION,
         ledger_retry::FUNCTION,
+        ledger_sleep_retry::FUNCTION,
+        ledger_panic::FUNCTION,
         ledger_abort_process::FUNCTION,
         ledger_big_result::FUNCTION,
         ledger_len::FUNCTION,
