@@ -320,6 +320,9 @@ async fn tenant_roles_run_the_whole_flow_and_nothing_more() {
     let sum: i64 = job.result(Duration::from_secs(10)).await.unwrap();
     assert_eq!(sum, 42);
     assert_eq!(job.status().await.unwrap(), JobStatus::Complete);
+    // `+pttl` on result keys: the client sees when the result expires.
+    let info = job.result_info().await.unwrap().expect("a result");
+    assert!(info.expires_at.is_some(), "{info:?}");
     let aborted = doomed.result(Duration::from_secs(5)).await.unwrap_err();
     assert!(matches!(aborted, Error::JobFailed { .. }), "{aborted}");
     assert_eq!(t1_admin.all_job_results().await.unwrap().len(), 2);
@@ -518,6 +521,8 @@ async fn default_layout_roles_run_the_whole_flow() {
     assert_eq!((stats.started, stats.complete), (1, 1));
     let sum: i64 = job.result(Duration::from_secs(10)).await.unwrap();
     assert_eq!(sum, 42);
+    let info = job.result_info().await.unwrap().expect("a result");
+    assert!(info.expires_at.is_some(), "{info:?}");
     for key in all_keys(&admin).await {
         assert!(key.starts_with("arq:"), "{key}");
     }
