@@ -73,7 +73,13 @@ async fn s29_cron_runs_each_tick_once_across_skewed_workers() {
         .cron(true)
         .completion_wait(Duration::from_secs(1));
     for (name, skew) in [("W0", 0), ("W1", -3), ("W2", 2), ("W3", 0)] {
-        sc.spawn(name, base.clone().skew_secs(skew));
+        // W1 logs what became of each tick it tried to enqueue (for the stall at ~30 s).
+        sc.spawn(
+            name,
+            base.clone()
+                .skew_secs(skew)
+                .env("RUST_LOG", "info,arq_core::cron=debug"),
+        );
     }
     start_all_ready(&mut sc, 0);
     assert_skewed(&sc.workers[1], -3);
@@ -92,6 +98,63 @@ async fn s29_cron_runs_each_tick_once_across_skewed_workers() {
     assert!(sc.workers[3].wait_exit(Duration::from_secs(5)).is_some());
     sc.respawn(3);
     start_all_ready(&mut sc, 3);
+
+    // At ~30 s, stall W1 (3 s behind) across a tick T: it wakes once T has run and its job
+    // is gone (no result is kept), with T still inside its look-ahead window. T's claimed-tick
+    // marker makes it refuse to enqueue T again.
+    let tick = run_for(30).div_euclid(1000) + 1;
+    let wait = (tick * 1000 - 1300 - fault::now_ms()).max(0) as u64;
+    tokio::time::sleep(Duration::from_millis(wait)).await;
+    sc.workers[1].signal("STOP");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let tick_id = loop {
+        let ended = sc
+            .ledger()
+            .lines
+            .into_iter()
+            .find(|l| l.event == "end" && tick_second(&l.job_id) == Some(tick));
+        if let Some(l) = ended {
+            break l.job_id;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "tick {tick} never ran while W1 was stopped:\n{}",
+            sc.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    sc.workers[1].signal("CONT");
+    let woke = fault::now_ms();
+    let seen = regex::Regex::new(&format!(
+        r"cron: (enqueued|tick already claimed|job already enqueued)[^\n]*{tick_id}\b|{tick_id}\b[^\n]*cron: (enqueued|tick already claimed|job already enqueued)"
+    ))
+    .unwrap();
+    assert!(
+        sc.workers[1].wait_log(seen.as_str(), Duration::from_secs(5)),
+        "W1 did not try tick {tick_id} after waking:\n{}",
+        sc.workers[1].log_text()
+    );
+    let tick_ms: i64 = tick_id
+        .strip_prefix("cron:fault_tick:")
+        .and_then(|ms| ms.parse().ok())
+        .unwrap();
+    assert!(
+        woke < tick_ms + 1000,
+        "W1 woke too late for tick {tick_id} to be in its look-ahead window"
+    );
+    let line = seen
+        .find(&sc.workers[1].log_text())
+        .map(|m| m.as_str().to_owned())
+        .unwrap();
+    assert!(
+        line.contains("tick already claimed"),
+        "W1 enqueued tick {tick_id} again after it ran: {line}"
+    );
+    assert_eq!(
+        sc.redis.cmd(&["ZSCORE", &sc.queue, &tick_id]).text(),
+        "",
+        "tick {tick_id} is queued again"
+    );
 
     // At ~45 s, stop every worker for 3 s.
     let wait = (run_for(45) - fault::now_ms()).max(0) as u64;
