@@ -29,7 +29,7 @@ MUTANTS=(
   "retry-fence#arq-redis/lua/retry.lua#s/if cur or redis\.call\('EXISTS', KEYS\[3\]\) == 0 then/if redis.call('EXISTS', KEYS[3]) == 0 then/#faults_redis::s16b_held_retry_is_fenced_after_takeover"
   "recovery-alone#arq-redis/lua/claim.lua#s/^(\s+)recovered = 2$/\${1}recovered = 1/m#faults_crash::s05_poison_pill_is_bounded_by_max_tries"
   "finish-fence#arq-redis/lua/finish.lua#s/if cur ~= token and \(cur or redis\.call\('EXISTS', KEYS\[k \+ 2\]\) == 0\) then/if not cur and redis.call('EXISTS', KEYS[k + 2]) == 0 then/#faults_crash::s06_stopped_worker_is_fenced_after_takeover#faults_redis::s16b_held_finish_is_fenced_after_takeover"
-  "cron-marker#arq-redis/lua/cron_enqueue.lua#s/if ttl ~= '' and redis\.call\('EXISTS', marker\) == 1 then/if false then/#faults_clock::s29_cron_runs_each_tick_once_across_skewed_workers#cron::a_claimed_tick_is_not_enqueued_again_after_its_job_finished"
+  "cron-marker#arq-redis/lua/cron_tick.lua#s/if ttl ~= '' and redis\.call\('EXISTS', marker\) == 1 then/if false then/#faults_clock::s29_cron_runs_each_tick_once_across_skewed_workers#cron::a_claimed_tick_is_not_enqueued_again_after_its_job_finished"
 )
 
 baseline=0

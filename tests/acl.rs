@@ -120,6 +120,7 @@ async fn claim(pool: &Pool, queue: &str) -> arq::Result<Vec<arq::backend::Claime
         idle: true,
         lease_ms: 10_000,
         check_abort: true,
+        alone_from_try: arq::backend::RECOVERY_ALONE_FROM_TRY,
     };
     Ok(pool.backend().claim(&req).await?.jobs)
 }

@@ -8,7 +8,7 @@
 
 mod common;
 
-use arq::backend::{CronEnqueueRequest, CronTick, CronTickOutcome};
+use arq::backend::{CronTickRequest, CronTick, CronTickOutcome};
 use arq::{CronJob, CronSchedule, Ctx, Pool, Value, Worker, WorkerSettings};
 use common::{fast_settings, TestRedis};
 use fred::prelude::*;
@@ -267,13 +267,13 @@ async fn a_claimed_tick_is_not_enqueued_again_after_its_job_finished() {
         payload: b"job".to_vec(),
         claim_ttl_ms: ttl,
     };
-    let req = |ticks| CronEnqueueRequest {
+    let req = |ticks| CronTickRequest {
         queue: "arq:queue".into(),
         ticks,
     };
     let reply = pool
         .backend()
-        .cron_enqueue(&req(vec![tick("cron:a:1123", Some(60_000))]))
+        .cron_tick(&req(vec![tick("cron:a:1123", Some(60_000))]))
         .await
         .unwrap();
     assert_eq!(reply.outcomes, [CronTickOutcome::Enqueued]);
@@ -284,7 +284,7 @@ async fn a_claimed_tick_is_not_enqueued_again_after_its_job_finished() {
     // A second worker in the same poll window.
     let again = pool
         .backend()
-        .cron_enqueue(&req(vec![tick("cron:a:1123", Some(60_000))]))
+        .cron_tick(&req(vec![tick("cron:a:1123", Some(60_000))]))
         .await
         .unwrap();
     assert_eq!(again.outcomes, [CronTickOutcome::AlreadyClaimed]);
@@ -297,7 +297,7 @@ async fn a_claimed_tick_is_not_enqueued_again_after_its_job_finished() {
     let _: () = raw.zrem("arq:queue", "cron:a:1123").await.unwrap();
     let late = pool
         .backend()
-        .cron_enqueue(&req(vec![tick("cron:a:1123", Some(60_000))]))
+        .cron_tick(&req(vec![tick("cron:a:1123", Some(60_000))]))
         .await
         .unwrap();
     assert_eq!(late.outcomes, [CronTickOutcome::AlreadyClaimed]);
@@ -311,7 +311,7 @@ async fn a_claimed_tick_is_not_enqueued_again_after_its_job_finished() {
         .unwrap();
     let r = pool
         .backend()
-        .cron_enqueue(&req(vec![tick("cron:b:2123", Some(60_000))]))
+        .cron_tick(&req(vec![tick("cron:b:2123", Some(60_000))]))
         .await
         .unwrap();
     assert_eq!(r.outcomes, [CronTickOutcome::JobExists]);
@@ -321,7 +321,7 @@ async fn a_claimed_tick_is_not_enqueued_again_after_its_job_finished() {
     // Not unique: no marker, the id alone de-duplicates.
     let r = pool
         .backend()
-        .cron_enqueue(&req(vec![
+        .cron_tick(&req(vec![
             tick("r1", None),
             tick("r1", None),
             tick("r2", None),
@@ -337,7 +337,7 @@ async fn a_claimed_tick_is_not_enqueued_again_after_its_job_finished() {
         ]
     );
     // An empty request reads the server's clock.
-    let clock = pool.backend().cron_enqueue(&req(Vec::new())).await.unwrap();
+    let clock = pool.backend().cron_tick(&req(Vec::new())).await.unwrap();
     assert!(clock.outcomes.is_empty() && clock.now_ms >= r.now_ms);
 }
 

@@ -113,10 +113,10 @@ async fn delete_purge_and_retry() {
     .unwrap();
     w.run().await.unwrap();
     assert_eq!(job.result(Duration::from_secs(1)).await.unwrap(), 42);
-    let again = pool.retry_job("arq:queue", "again").await.unwrap();
+    let again = pool.rerun_job("arq:queue", "again").await.unwrap();
     assert_eq!(again.status().await.unwrap(), JobStatus::Queued);
     // a queued job cannot be "retried"
-    assert!(pool.retry_job("arq:queue", "again").await.is_err());
+    assert!(pool.rerun_job("arq:queue", "again").await.is_err());
     let w = Worker::new(
         pool.clone(),
         fast_settings().functions([double::FUNCTION]).burst(true),

@@ -27,7 +27,8 @@ pub enum Admin {
     /// Enqueue a job by function name, with JSON arguments.
     Enqueue(EnqueueOpt),
     /// Run a finished or failed job again, with the arguments stored in its result.
-    Retry(IdOpt),
+    #[command(alias = "retry")]
+    Rerun(IdOpt),
     /// Delete a job and everything about it.
     Delete(IdOpt),
     /// Delete every job of a queue that is not running.
@@ -395,9 +396,9 @@ pub(crate) async fn run(cmd: Admin, as_json: bool, base: &Base) -> anyhow::Resul
                 Err(err) => Err(err.into()),
             }
         }
-        Admin::Retry(o) => {
+        Admin::Rerun(o) => {
             let pool = pool(&o.conn, base).await?;
-            let job = pool.retry_job(pool.default_queue_name(), &o.job_id).await?;
+            let job = pool.rerun_job(pool.default_queue_name(), &o.job_id).await?;
             if as_json {
                 print_json(
                     json!({"job_id": job.id(), "queue": job.queue_name(), "enqueued": true}),

@@ -1,7 +1,14 @@
-//! The storage contract. `arq-redis` implements it on Python arq's keys; every method is one
-//! atomic step (one Lua script or one command in the Redis backend).
+//! The storage contract: [`Backend`], the flow of a job as one atomic step per verb, and
+//! [`Inspect`], the optional capability of listing and steering queues.
+//!
+//! The steps have one name each, here, in the worker and in the Redis backend's Lua files:
+//! enqueue → claim → (heartbeat) → finish, or retry, or release; abort; cron tick; and the
+//! reads (status, result). `arq-redis` implements the contract on Python arq's keys, one Lua
+//! script per step; `MemoryBackend` implements it in the process. Times are integer
+//! milliseconds since the epoch; policy numbers (leases, free releases, when a recovery runs
+//! alone) come in the requests, so a backend decides nothing on its own.
 
-pub use crate::cron::{CronEnqueueReply, CronEnqueueRequest, CronTick, CronTickOutcome};
+pub use crate::cron::{CronTick, CronTickOutcome, CronTickReply, CronTickRequest};
 use crate::Result;
 use bytes::Bytes;
 use std::future::Future;
@@ -48,15 +55,15 @@ pub struct EnqueueRequest {
     pub replace_result: bool,
 }
 
-/// What [`Backend::result_and_score`] reads in one step.
+/// What [`Backend::result`] reads in one step.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ResultRead {
     /// The encoded result record, if one is stored.
     pub result: Option<Bytes>,
     /// How long the result record has left, read with it.
     pub ttl: ResultTtl,
-    /// The job's score in the queue, if it has an entry.
-    pub score: Option<f64>,
+    /// The job's score in the queue (ms), if it has an entry.
+    pub score: Option<i64>,
 }
 
 /// How long a stored result has left.
@@ -72,10 +79,16 @@ pub enum ResultTtl {
     Unknown,
 }
 
-/// One step of a scan over results: the next cursor (0 when done) and `(job id, record)`s.
-pub type ResultScan = (u64, Vec<(String, Bytes)>);
+/// One page of a walk over the stored results ([`Inspect::results`]).
+#[derive(Debug, Clone, Default)]
+pub struct ResultsPage {
+    /// `(job id, encoded result record)`, in no particular order.
+    pub results: Vec<(String, Bytes)>,
+    /// Where the next page starts; `None` when the walk is done. Opaque: pass it back as it is.
+    pub next: Option<String>,
+}
 
-/// One entry of a queue, as [`Backend::queue_page`] reads it.
+/// One entry of a queue, as [`Inspect::queue_page`] reads it.
 #[derive(Debug, Clone)]
 pub struct QueueEntry {
     /// The job id.
@@ -133,6 +146,9 @@ pub struct ClaimRequest {
     /// The worker runs nothing: it may take a recovery (a job whose last worker died), which
     /// then runs alone.
     pub idle: bool,
+    /// From which try on a recovery runs alone ([`ClaimedJob::alone`]); see
+    /// [`RECOVERY_ALONE_FROM_TRY`].
+    pub alone_from_try: i64,
     /// The in-progress lease for each claimed job, in ms.
     pub lease_ms: i64,
     /// Whether to consume abort markers (a marked job is reported as `aborted`).
@@ -160,8 +176,8 @@ pub struct ClaimedJob {
     /// worker died or lost the lease (this claim is a recovery). Jobs retried by a Python arq
     /// worker also read as recovered, since Python leaves no marker.
     pub recovered: bool,
-    /// A recovery from try 3 on (its worker died at least twice): it was claimed alone, by an
-    /// idle worker, and nothing else should be claimed while it runs, so a job that kills its
+    /// A recovery from try [`ClaimRequest::alone_from_try`] on (by default 3: its worker died
+    /// at least twice): it was claimed alone, by an idle worker, and nothing else should be claimed while it runs, so a job that kills its
     /// worker takes no other job down with it.
     pub alone: bool,
     /// Why the job record could not be read (e.g. the key holds another type), if so.
@@ -242,6 +258,10 @@ pub type OnMessage = std::sync::Arc<dyn Fn(&[u8]) + Send + Sync>;
 /// somehow brings every worker down at shutdown still runs out of tries).
 pub const FREE_RELEASES: u32 = 3;
 
+/// From which try on a recovered job (its last worker died) runs alone on an idle worker, so
+/// a job that kills its worker takes no other job with it.
+pub const RECOVERY_ALONE_FROM_TRY: i64 = 3;
+
 /// A lease to set on a job the caller holds, fenced by its token.
 #[derive(Debug, Clone)]
 pub struct Lease {
@@ -271,6 +291,43 @@ pub struct FinishRequest {
     pub keep_in_progress_ms: Option<i64>,
 }
 
+/// How to hand a held job back at shutdown ([`Backend::release`]).
+#[derive(Debug, Clone)]
+pub struct ReleaseRequest {
+    /// The job id.
+    pub job_id: String,
+    /// The token the worker holds.
+    pub token: String,
+    /// How many releases of this job give its try back ([`FREE_RELEASES`]).
+    pub free_releases: u32,
+}
+
+/// How to store the try a run counts as, when the job record's `t` is ahead of the backend's
+/// counter (a client enqueued it with `job_try`; Python arq does the same).
+#[derive(Debug, Clone)]
+pub struct SetTryRequest {
+    /// The job id.
+    pub job_id: String,
+    /// The try this run counts as.
+    pub job_try: i64,
+}
+
+/// One worker's health record ([`Backend::health`]).
+#[derive(Debug, Clone)]
+pub struct HealthRecord {
+    /// The queue the worker serves.
+    pub queue: String,
+    /// The shared record's key when the worker's settings name one
+    /// (`WorkerSettings::health_check_key`); `None` for the queue's own.
+    pub check_key: Option<String>,
+    /// This worker's id.
+    pub worker_id: String,
+    /// Python arq's record text, without the `queued=N` the backend appends.
+    pub text: String,
+    /// How long the record lives, ms.
+    pub ttl_ms: i64,
+}
+
 /// How to put a job back for another try.
 #[derive(Debug, Clone)]
 pub struct RetryRequest {
@@ -291,40 +348,128 @@ pub struct RawStatus {
     pub result_exists: bool,
     /// The in-progress key exists.
     pub in_progress: bool,
-    /// The job's score in the queue, if it is there.
-    pub score: Option<f64>,
+    /// The job's score in the queue (ms), if it is there.
+    pub score: Option<i64>,
     /// The backend's clock, ms.
     pub now_ms: i64,
 }
 
-/// Storage for queues, jobs and results.
+/// Storage for queues, jobs and results: the flow of one job.
 ///
 /// Every method is a single atomic step, so a worker of this crate and a Python arq worker can
 /// share one queue. Writes made on behalf of a claimed job are fenced by its token: a worker
-/// that lost its lease cannot overwrite its successor's work.
+/// that lost its lease cannot overwrite its successor's work. What a backend may lack has a
+/// default that says so ([`Error::Unsupported`](crate::Error::Unsupported)): push wake-ups,
+/// a standalone connection, server checks, and [`Inspect`].
 pub trait Backend: Send + Sync + 'static {
-    /// Adds a job unless a job or result with its id exists. Returns whether it was added.
+    /// A short name for logs and errors (`"redis"`, `"memory"`).
+    fn name(&self) -> &'static str;
+
+    // --- the flow of one job ---------------------------------------------------------------
+
+    /// Enqueue: adds a job unless a job or result with its id exists. Returns whether it was
+    /// added.
     fn enqueue<'a>(&'a self, req: &'a EnqueueRequest) -> BoxFuture<'a, Result<bool>>;
 
-    /// Claims and starts up to `limit` due jobs (sets their in-progress lease, counts the try,
-    /// reads the job record), in one step.
+    /// Claim: takes and starts up to `limit` due jobs (sets their in-progress lease, counts
+    /// the try, reads the job record), in one step.
     fn claim<'a>(&'a self, req: &'a ClaimRequest) -> BoxFuture<'a, Result<Claimed>>;
 
-    /// Renews the in-progress leases of held jobs (a job whose token no longer matches is
+    /// Stores the try a run counts as when the job record's `t` is ahead of the counter.
+    fn set_try<'a>(&'a self, req: &'a SetTryRequest) -> BoxFuture<'a, Result<()>>;
+
+    /// Heartbeat: renews the leases of held jobs (a job whose token no longer matches is
     /// skipped) and reads the dataset generation, in one step.
     fn heartbeat<'a>(&'a self, hb: &'a Heartbeat) -> BoxFuture<'a, Result<HeartbeatReply>>;
 
+    /// Finish: stores each job's outcome and removes it from its queue, for a batch of jobs
+    /// in one step; one flag per request, `false` (and nothing written) when its token is
+    /// stale.
+    fn finish<'a>(&'a self, reqs: &'a [FinishRequest]) -> BoxFuture<'a, Result<Vec<bool>>>;
+
+    /// Retry: reschedules a held job and drops its lease. Returns `false` when the token is
+    /// stale.
+    fn retry<'a>(&'a self, req: &'a RetryRequest) -> BoxFuture<'a, Result<bool>>;
+
+    /// Release: drops the lease of a held job without touching its queue entry (shutdown),
+    /// handing back the try the claim counted, up to `free_releases` times per job. Returns
+    /// `false` when the token is stale.
+    fn release<'a>(&'a self, req: &'a ReleaseRequest) -> BoxFuture<'a, Result<bool>>;
+
+    /// Abort: removes a job that has not started, or asks its worker to cancel it.
+    fn abort<'a>(&'a self, req: &'a AbortRequest) -> BoxFuture<'a, Result<AbortOutcome>>;
+
+    /// Which of these held jobs have an abort request, and since when (ms): the worker's side
+    /// of [`Backend::abort`].
+    fn abort_requests<'a>(
+        &'a self,
+        job_ids: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<(String, i64)>>>;
+
+    /// Cron tick: enqueues cron ticks, each at most once across every worker and every
+    /// clock. A tick of a unique cron job is claimed with a marker (kept `claim_ttl_ms`) in
+    /// the same atomic step, and a tick claimed before, or whose job or result exists,
+    /// enqueues nothing. The score is the tick, or the backend's clock if that is later.
+    /// Replies with the backend's clock (an empty request only reads it).
+    fn cron_tick<'a>(&'a self, req: &'a CronTickRequest) -> BoxFuture<'a, Result<CronTickReply>>;
+
+    // --- reads -----------------------------------------------------------------------------
+
+    /// Status: reads what `Job.status()` needs, atomically.
+    fn status<'a>(&'a self, queue: &'a str, job_id: &'a str) -> BoxFuture<'a, Result<RawStatus>>;
+
+    /// Result: reads the result record, its time to live and the queue score together, in
+    /// one step.
+    fn result<'a>(&'a self, queue: &'a str, job_id: &'a str) -> BoxFuture<'a, Result<ResultRead>>;
+
+    /// Reads a job record.
+    fn job_record<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, Result<Option<Bytes>>>;
+
+    /// Reads a job's score in a queue (ms).
+    fn score<'a>(&'a self, queue: &'a str, job_id: &'a str) -> BoxFuture<'a, Result<Option<i64>>>;
+
+    /// Number of entries in a queue (queued, deferred and running).
+    fn queue_size<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<u64>>;
+
+    // --- health ----------------------------------------------------------------------------
+
+    /// Health: writes the record `text + " queued=<queue size>"` with its TTL to the queue's
+    /// shared record (what `arq --check` reads) and to this worker's own; returns the queue
+    /// size.
+    fn health<'a>(&'a self, rec: &'a HealthRecord) -> BoxFuture<'a, Result<u64>>;
+
+    /// Health close: removes this worker's record, and the shared one unless another live
+    /// worker of the queue still has a record. Returns how many other live workers remain.
+    fn health_close<'a>(
+        &'a self,
+        queue: &'a str,
+        check_key: Option<&'a str>,
+        worker_id: &'a str,
+    ) -> BoxFuture<'a, Result<u64>>;
+
+    /// Reads the shared health record of a queue.
+    fn health_read<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<Option<String>>>;
+
+    // --- optional capabilities -------------------------------------------------------------
+
+    /// Listing and steering queues, if this backend can.
+    fn inspect(&self) -> Option<&dyn Inspect> {
+        None
+    }
+
     /// A backend on a connection of its own, driven by the runtime that polls the returned
     /// future: the worker's heartbeat runs on its own thread and runtime, so jobs that block
-    /// the main runtime can't starve lease renewals. The default shares `self`.
+    /// the main runtime can't starve lease renewals. The default is unsupported, and the
+    /// heartbeat shares `self`.
     fn standalone(&self) -> BoxFuture<'_, Result<std::sync::Arc<dyn Backend>>> {
-        Box::pin(async { Err(crate::Error::Config("no standalone connection".into())) })
+        let name = self.name();
+        Box::pin(async move { Err(unsupported(name, "a standalone connection")) })
     }
 
     /// Subscribes to push notifications: `on_message` is called for each one until `stop` is
     /// cancelled. Resolves once the subscription is live, so nothing published after it
     /// returns is missed. Notifications are a shortcut, never the only way: jobs enqueued by
-    /// Python arq publish nothing and are found by polling. The default has none (an error).
+    /// Python arq publish nothing and are found by polling. The default is unsupported.
     fn watch<'a>(
         &'a self,
         what: &'a Watch,
@@ -332,19 +477,15 @@ pub trait Backend: Send + Sync + 'static {
         stop: tokio_util::sync::CancellationToken,
     ) -> BoxFuture<'a, Result<()>> {
         let _ = (what, on_message, stop);
-        Box::pin(async { Err(crate::Error::Config("no push notifications".into())) })
+        let name = self.name();
+        Box::pin(async move { Err(unsupported(name, "push notifications")) })
     }
 
-    /// Finishes several jobs in one step (see [`Backend::finish`]); one flag per request. The
-    /// default finishes them one by one.
-    fn finish_many<'a>(&'a self, reqs: &'a [FinishRequest]) -> BoxFuture<'a, Result<Vec<bool>>> {
-        Box::pin(async move {
-            let mut out = Vec::with_capacity(reqs.len());
-            for r in reqs {
-                out.push(self.finish(r).await?);
-            }
-            Ok(out)
-        })
+    /// A one-line description of the server for the worker's start-up log. The default is
+    /// the backend's name.
+    fn describe<'a>(&'a self) -> BoxFuture<'a, Result<String>> {
+        let name = self.name();
+        Box::pin(async move { Ok(name.to_owned()) })
     }
 
     /// Warnings about the server's configuration for a job queue (eviction policy,
@@ -352,30 +493,11 @@ pub trait Backend: Send + Sync + 'static {
     fn config_warnings(&self) -> BoxFuture<'_, Result<Vec<String>>> {
         Box::pin(async { Ok(Vec::new()) })
     }
+}
 
-    /// Overwrites a job's try counter (Python arq does this when the record's `t` is ahead).
-    fn set_job_try<'a>(&'a self, job_id: &'a str, job_try: i64) -> BoxFuture<'a, Result<()>>;
-
-    /// Stores the outcome and removes the job. Returns `false` (and writes nothing) when the
-    /// caller's token is stale.
-    fn finish<'a>(&'a self, req: &'a FinishRequest) -> BoxFuture<'a, Result<bool>>;
-
-    /// Reschedules a held job and drops its lease. Returns `false` when the token is stale.
-    fn retry<'a>(&'a self, req: &'a RetryRequest) -> BoxFuture<'a, Result<bool>>;
-
-    /// Drops the lease of a held job without touching its queue entry (shutdown), handing
-    /// back the try the claim counted, up to [`FREE_RELEASES`] times per job.
-    fn release<'a>(&'a self, job_id: &'a str, token: &'a str) -> BoxFuture<'a, Result<bool>>;
-
-    /// Aborts a job: removes it if it has not started, or asks its worker to cancel it.
-    fn abort<'a>(&'a self, req: &'a AbortRequest) -> BoxFuture<'a, Result<AbortOutcome>>;
-
-    /// Which of these jobs have an abort request, and since when (ms).
-    fn abort_markers<'a>(
-        &'a self,
-        job_ids: &'a [String],
-    ) -> BoxFuture<'a, Result<Vec<(String, i64)>>>;
-
+/// Listing and steering queues: the admin side of a backend ([`Backend::inspect`]). Each
+/// method is one step; none is on a worker's path.
+pub trait Inspect: Send + Sync {
     /// A page of a queue in score order (`offset`, at most `limit` entries).
     fn queue_page<'a>(
         &'a self,
@@ -387,79 +509,31 @@ pub trait Backend: Send + Sync + 'static {
     /// Counts of a queue by state.
     fn queue_stats<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<QueueStats>>;
 
-    /// The queues that exist (sorted sets other than the abort set), sorted.
-    fn list_queues<'a>(&'a self) -> BoxFuture<'a, Result<Vec<String>>>;
+    /// The queues that exist, sorted.
+    fn queues<'a>(&'a self) -> BoxFuture<'a, Result<Vec<String>>>;
 
-    /// One step of a scan over stored results: `(next cursor, [(job id, record)])`; the scan
-    /// is done when the next cursor is 0. Never blocks the server the way `KEYS` does.
-    fn scan_results<'a>(&'a self, cursor: u64, count: u64) -> BoxFuture<'a, Result<ResultScan>>;
-
-    /// Removes a job and everything about it; returns how many of its queue entry, record
-    /// and result existed.
-    fn delete_job<'a>(&'a self, queue: &'a str, job_id: &'a str) -> BoxFuture<'a, Result<u64>>;
-
-    /// Removes up to `batch` entries of a queue that are not running; returns how many.
-    fn purge<'a>(&'a self, queue: &'a str, batch: u64) -> BoxFuture<'a, Result<u64>>;
-
-    /// Reads what `Job.status()` needs, atomically.
-    fn status<'a>(&'a self, queue: &'a str, job_id: &'a str) -> BoxFuture<'a, Result<RawStatus>>;
-
-    /// Reads the result record, its time to live and the queue score together, in one step.
-    fn result_and_score<'a>(
+    /// One page of a walk over the stored results, from `cursor` (`None`: the start), about
+    /// `count` at a time. Never blocks the server the way `KEYS` does.
+    fn results<'a>(
         &'a self,
-        queue: &'a str,
-        job_id: &'a str,
-    ) -> BoxFuture<'a, Result<ResultRead>>;
-
-    /// Reads a job record.
-    fn get_job<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, Result<Option<Bytes>>>;
-
-    /// Reads a job's score in a queue.
-    fn get_score<'a>(
-        &'a self,
-        queue: &'a str,
-        job_id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<f64>>>;
-
-    /// Number of entries in a queue (queued, deferred and running).
-    fn queue_size<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<u64>>;
-
-    /// The health-check key of a queue.
-    fn health_check_key(&self, queue: &str) -> String;
-
-    /// Writes the health record `text + " queued=<queue size>"` with a TTL to the queue's
-    /// shared key and to this worker's own record; returns the queue size.
-    fn write_health<'a>(
-        &'a self,
-        key: &'a str,
-        queue: &'a str,
-        text: &'a str,
-        ttl_ms: i64,
-        worker_id: &'a str,
-    ) -> BoxFuture<'a, Result<u64>>;
-
-    /// Reads a health record.
-    fn read_health<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<String>>>;
-
-    /// Removes this worker's health record, and the shared one unless another live worker of
-    /// the queue still has a record. Returns how many other live workers remain.
-    fn close_health<'a>(&'a self, key: &'a str, worker_id: &'a str) -> BoxFuture<'a, Result<u64>>;
+        cursor: Option<&'a str>,
+        count: u64,
+    ) -> BoxFuture<'a, Result<ResultsPage>>;
 
     /// The live workers' own health records of a queue: `(worker id, record)`.
-    fn worker_health<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Vec<(String, String)>>>;
+    fn workers<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<Vec<(String, String)>>>;
 
-    /// A one-line description of the server for the worker's start-up log.
-    fn describe<'a>(&'a self) -> BoxFuture<'a, Result<String>>;
+    /// Delete: removes a job and everything about it; returns how many of its queue entry,
+    /// record and result existed.
+    fn delete<'a>(&'a self, queue: &'a str, job_id: &'a str) -> BoxFuture<'a, Result<u64>>;
 
-    /// Enqueues cron ticks, each at most once across every worker and every clock: a tick of
-    /// a unique cron job is claimed with a marker (kept `claim_ttl_ms`) in the same atomic
-    /// step, and a tick claimed before, or whose job or result exists, enqueues nothing. The
-    /// score is the tick, or the backend's clock if that is later. Replies with the backend's
-    /// clock (an empty request only reads it).
-    fn cron_enqueue<'a>(
-        &'a self,
-        req: &'a CronEnqueueRequest,
-    ) -> BoxFuture<'a, Result<CronEnqueueReply>>;
+    /// Purge: removes up to `batch` entries of a queue that are not running; returns how many.
+    fn purge<'a>(&'a self, queue: &'a str, batch: u64) -> BoxFuture<'a, Result<u64>>;
+}
+
+/// The error for a capability `backend` lacks.
+pub fn unsupported(backend: &'static str, what: &'static str) -> crate::Error {
+    crate::Error::Unsupported { backend, what }
 }
 
 /// A backend that fails every call: what [`crate::Pool::unconnected`] uses.
@@ -475,95 +549,66 @@ fn unconnected<'a, T: Send + 'a>() -> BoxFuture<'a, Result<T>> {
 }
 
 impl Backend for Unconnected {
+    fn name(&self) -> &'static str {
+        "unconnected"
+    }
     fn enqueue<'a>(&'a self, _: &'a EnqueueRequest) -> BoxFuture<'a, Result<bool>> {
         unconnected()
     }
     fn claim<'a>(&'a self, _: &'a ClaimRequest) -> BoxFuture<'a, Result<Claimed>> {
         unconnected()
     }
+    fn set_try<'a>(&'a self, _: &'a SetTryRequest) -> BoxFuture<'a, Result<()>> {
+        unconnected()
+    }
     fn heartbeat<'a>(&'a self, _: &'a Heartbeat) -> BoxFuture<'a, Result<HeartbeatReply>> {
         unconnected()
     }
-    fn set_job_try<'a>(&'a self, _: &'a str, _: i64) -> BoxFuture<'a, Result<()>> {
-        unconnected()
-    }
-    fn finish<'a>(&'a self, _: &'a FinishRequest) -> BoxFuture<'a, Result<bool>> {
+    fn finish<'a>(&'a self, _: &'a [FinishRequest]) -> BoxFuture<'a, Result<Vec<bool>>> {
         unconnected()
     }
     fn retry<'a>(&'a self, _: &'a RetryRequest) -> BoxFuture<'a, Result<bool>> {
         unconnected()
     }
-    fn release<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<bool>> {
+    fn release<'a>(&'a self, _: &'a ReleaseRequest) -> BoxFuture<'a, Result<bool>> {
         unconnected()
     }
     fn abort<'a>(&'a self, _: &'a AbortRequest) -> BoxFuture<'a, Result<AbortOutcome>> {
         unconnected()
     }
-    fn abort_markers<'a>(&'a self, _: &'a [String]) -> BoxFuture<'a, Result<Vec<(String, i64)>>> {
+    fn abort_requests<'a>(&'a self, _: &'a [String]) -> BoxFuture<'a, Result<Vec<(String, i64)>>> {
         unconnected()
     }
-    fn queue_page<'a>(&'a self, _: &'a str, _: u64, _: u64) -> BoxFuture<'a, Result<QueuePage>> {
-        unconnected()
-    }
-    fn queue_stats<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<QueueStats>> {
-        unconnected()
-    }
-    fn list_queues<'a>(&'a self) -> BoxFuture<'a, Result<Vec<String>>> {
-        unconnected()
-    }
-    fn scan_results<'a>(&'a self, _: u64, _: u64) -> BoxFuture<'a, Result<ResultScan>> {
-        unconnected()
-    }
-    fn delete_job<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<u64>> {
-        unconnected()
-    }
-    fn purge<'a>(&'a self, _: &'a str, _: u64) -> BoxFuture<'a, Result<u64>> {
+    fn cron_tick<'a>(&'a self, _: &'a CronTickRequest) -> BoxFuture<'a, Result<CronTickReply>> {
         unconnected()
     }
     fn status<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<RawStatus>> {
         unconnected()
     }
-    fn result_and_score<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<ResultRead>> {
+    fn result<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<ResultRead>> {
         unconnected()
     }
-    fn get_job<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Option<Bytes>>> {
+    fn job_record<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Option<Bytes>>> {
         unconnected()
     }
-    fn get_score<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<Option<f64>>> {
+    fn score<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<Option<i64>>> {
         unconnected()
     }
     fn queue_size<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<u64>> {
         unconnected()
     }
-    fn health_check_key(&self, queue: &str) -> String {
-        format!("{queue}:health-check")
+    fn health<'a>(&'a self, _: &'a HealthRecord) -> BoxFuture<'a, Result<u64>> {
+        unconnected()
     }
-    fn write_health<'a>(
+    fn health_close<'a>(
         &'a self,
         _: &'a str,
-        _: &'a str,
-        _: &'a str,
-        _: i64,
+        _: Option<&'a str>,
         _: &'a str,
     ) -> BoxFuture<'a, Result<u64>> {
         unconnected()
     }
-    fn read_health<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Option<String>>> {
-        unconnected()
-    }
-    fn close_health<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<u64>> {
-        unconnected()
-    }
-    fn worker_health<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Vec<(String, String)>>> {
-        unconnected()
-    }
-    fn describe<'a>(&'a self) -> BoxFuture<'a, Result<String>> {
-        unconnected()
-    }
-    fn cron_enqueue<'a>(
-        &'a self,
-        _: &'a CronEnqueueRequest,
-    ) -> BoxFuture<'a, Result<CronEnqueueReply>> {
+    fn health_read<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Option<String>>> {
         unconnected()
     }
 }

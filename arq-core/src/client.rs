@@ -124,24 +124,29 @@ impl Pool {
 
     /// Reads a queue's health-check record (`None` when no worker wrote one recently).
     pub async fn health_check(&self, queue: &str) -> Result<Option<String>> {
-        let key = self.backend.health_check_key(queue);
-        self.backend.read_health(&key).await
+        self.backend.health_read(queue).await
     }
 
     /// Each live worker's own health record of a queue: `(worker id, record)`.
     pub async fn worker_health(&self, queue: &str) -> Result<Vec<(String, String)>> {
-        let key = self.backend.health_check_key(queue);
-        self.backend.worker_health(&key).await
+        self.inspect("listing workers")?.workers(queue).await
     }
 
     /// The queues that exist in this database (sorted sets other than the abort set).
     pub async fn queues(&self) -> Result<Vec<String>> {
-        self.backend.list_queues().await
+        self.inspect("listing queues")?.queues().await
     }
 
     /// Counts of a queue by state, and its oldest entry.
     pub async fn queue_info(&self, queue: &str) -> Result<QueueStats> {
-        self.backend.queue_stats(queue).await
+        self.inspect("queue counts")?.queue_stats(queue).await
+    }
+
+    /// The backend's inspection capability, or [`Error::Unsupported`] naming `what`.
+    fn inspect(&self, what: &'static str) -> Result<&dyn crate::backend::Inspect> {
+        self.backend
+            .inspect()
+            .ok_or_else(|| crate::backend::unsupported(self.backend.name(), what))
     }
 
     /// Every job in a queue, in score order (Python arq's `queued_jobs`). A queue entry whose
@@ -169,7 +174,10 @@ impl Pool {
         offset: u64,
         limit: u64,
     ) -> Result<Vec<QueuedJob>> {
-        let page = self.backend.queue_page(queue, offset, limit).await?;
+        let page = self
+            .inspect("listing jobs")?
+            .queue_page(queue, offset, limit)
+            .await?;
         Ok(page
             .entries
             .into_iter()
@@ -211,11 +219,12 @@ impl Pool {
     /// SCAN in batches, never `KEYS`. Results that cannot be decoded are skipped with a
     /// warning rather than failing the call.
     pub async fn all_job_results(&self) -> Result<Vec<JobResult>> {
+        let inspect = self.inspect("listing results")?;
         let mut out = Vec::new();
-        let mut cursor = 0;
+        let mut cursor: Option<String> = None;
         loop {
-            let (next, batch) = self.backend.scan_results(cursor, 500).await?;
-            for (id, raw) in batch {
+            let page = inspect.results(cursor.as_deref(), 500).await?;
+            for (id, raw) in page.results {
                 match self.decode("result", &raw).and_then(|v| {
                     ResultRecord::from_value(&v).map_err(|m| Error::Decode {
                         what: "result".into(),
@@ -226,10 +235,10 @@ impl Pool {
                     Err(e) => tracing::warn!(job_id = %id, "skipping a result: {e}"),
                 }
             }
-            if next == 0 {
-                break;
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
             }
-            cursor = next;
         }
         out.sort_by_key(|r| r.job.enqueue_time);
         Ok(out)
@@ -238,14 +247,15 @@ impl Pool {
     /// Deletes a job and everything about it (queue entry, record, result, lease); a worker
     /// still running it can no longer store its outcome. Returns whether anything existed.
     pub async fn delete_job(&self, queue: &str, job_id: &str) -> Result<bool> {
-        Ok(self.backend.delete_job(queue, job_id).await? > 0)
+        Ok(self.inspect("deleting jobs")?.delete(queue, job_id).await? > 0)
     }
 
     /// Deletes every job of a queue that is not running; returns how many.
     pub async fn purge_queue(&self, queue: &str) -> Result<u64> {
+        let inspect = self.inspect("purging queues")?;
         let mut total = 0;
         loop {
-            let n = self.backend.purge(queue, 1000).await?;
+            let n = inspect.purge(queue, 1000).await?;
             total += n;
             if n == 0 {
                 return Ok(total);
@@ -255,8 +265,8 @@ impl Pool {
 
     /// Runs a finished (or failed) job again under the same id, with the arguments stored in
     /// its result; the old result is replaced and its tries start from one.
-    pub async fn retry_job(&self, queue: &str, job_id: &str) -> Result<Job<Value>> {
-        let Some(raw) = self.backend.result_and_score(queue, job_id).await?.result else {
+    pub async fn rerun_job(&self, queue: &str, job_id: &str) -> Result<Job<Value>> {
+        let Some(raw) = self.backend.result(queue, job_id).await?.result else {
             return Err(Error::InvalidArgument(format!(
                 "job {job_id:?} has no stored result to run again (it is unknown, still queued \
                  or running, or its result was not kept)"
@@ -712,8 +722,8 @@ impl<T> Job<T> {
             JobStatus::InProgress
         } else {
             match raw.score {
-                Some(s) if s != 0.0 => {
-                    if s > raw.now_ms as f64 {
+                Some(s) => {
+                    if s > raw.now_ms {
                         JobStatus::Deferred
                     } else {
                         JobStatus::Queued
@@ -730,7 +740,7 @@ impl<T> Job<T> {
         let read = self
             .pool
             .backend
-            .result_and_score(&self.queue, &self.id)
+            .result(&self.queue, &self.id)
             .await?;
         if read.ttl == ResultTtl::Unknown && read.result.is_some() {
             tracing::debug!(job_id = %self.id, "the expiry of the result could not be read");
@@ -748,7 +758,7 @@ impl<T> Job<T> {
         if let Some(r) = self.result_info().await? {
             return Ok(Some(r.job));
         }
-        let Some(raw) = self.pool.backend.get_job(&self.id).await? else {
+        let Some(raw) = self.pool.backend.job_record(&self.id).await? else {
             return Ok(None);
         };
         let v = self.pool.decode("job", &raw)?;
@@ -756,14 +766,14 @@ impl<T> Job<T> {
             what: "job".into(),
             message: m,
         })?;
-        let score = self.pool.backend.get_score(&self.queue, &self.id).await?;
+        let score = self.pool.backend.score(&self.queue, &self.id).await?;
         Ok(Some(JobDef {
             function: rec.function,
             args: rec.args,
             kwargs: rec.kwargs,
             job_try: rec.job_try,
             enqueue_time: ms_to_datetime(rec.enqueue_time_ms),
-            score: score.map(|s| s.round() as i64),
+            score,
         }))
     }
 
@@ -791,7 +801,7 @@ impl<T> Job<T> {
             let read = self
                 .pool
                 .backend
-                .result_and_score(&self.queue, &self.id)
+                .result(&self.queue, &self.id)
                 .await?;
             if let Some(raw) = read.result {
                 return self.decode_result(&raw);
@@ -835,7 +845,7 @@ impl<T> Job<T> {
         let timeout = timeout.into();
         // The record to store if the job has not started yet, built from the job itself.
         // (Only decoration: if it can't be read, the abort goes ahead without it.)
-        let record = match self.pool.backend.get_job(&self.id).await {
+        let record = match self.pool.backend.job_record(&self.id).await {
             Ok(Some(raw)) => self
                 .pool
                 .decode("job", &raw)

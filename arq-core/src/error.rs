@@ -76,6 +76,14 @@ pub enum Error {
     /// The worker or pool was configured inconsistently.
     #[error("configuration error: {0}")]
     Config(String),
+    /// The backend cannot do this (e.g. listing queues on a backend without inspection).
+    #[error("the {backend} backend does not support {what}")]
+    Unsupported {
+        /// The backend's name ([`Backend::name`](crate::Backend::name)).
+        backend: &'static str,
+        /// What was asked of it.
+        what: &'static str,
+    },
 }
 
 impl Error {

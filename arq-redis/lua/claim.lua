@@ -7,14 +7,15 @@
 -- pruned), ARGV[6] job key prefix,
 -- ARGV[7] in-progress key prefix, ARGV[8] retry key prefix, ARGV[9] the worker's claim
 -- sequence number (tokens are `<prefix>:<seq>:<n>`, unique per attempt), ARGV[10] '1' when the
--- worker runs nothing (it may take a recovery)
+-- worker runs nothing (it may take a recovery), ARGV[11] the try from which a recovery runs
+-- alone (the worker's policy; 3 by default)
 -- Due entries are read in chunks; for each chunk, leases and try counters are read with one
 -- MGET each, so a job taken costs two writes: its lease and its try counter (Python arq's
 -- INCR + EXPIRE 88400, as one SET).
 -- A try after the first is a recovery unless the last attempt handed the job back (retry or
 -- shutdown leave the marker `<retry key>:clean`): its last worker died or lost the lease,
 -- maybe because of the job itself. A first recovery runs as usual (the crash was most likely
--- not its doing); a later one (try 3 on) runs alone, on an idle worker, so a job that keeps
+-- not its doing); a later one (from try ARGV[11] on) runs alone, on an idle worker, so a job that keeps
 -- killing its worker takes no other job down with it: it is taken only as the first job of an
 -- idle worker's claim, which then takes nothing more; else it is left queued and reported.
 -- The first write is a SET (refused when Redis is out of memory), so a claim over maxmemory
@@ -25,6 +26,7 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local limit = tonumber(ARGV[1])
 local idle = ARGV[10] == '1'
+local alone_from = tonumber(ARGV[11])
 local scan = tonumber(ARGV[2])
 local max_score = string.format('%d', now)
 -- Markers are rare: look them up only when the abort set has any.
@@ -62,7 +64,7 @@ while #out < limit and offset < scan do
       local recovered = 0
       if try > 1 and redis.call('EXISTS', clean) == 0 then
         recovered = 1
-        if try > 2 then
+        if try >= alone_from then
           recovered = 2
         end
       end

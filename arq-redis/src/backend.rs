@@ -3,13 +3,13 @@
 use crate::keys::KeyLayout;
 use crate::scripts::scripts;
 use crate::settings::{connect, RedisSettings};
-use arq_core::backend::FREE_RELEASES;
 use arq_core::backend::{
     AbortOutcome, AbortRequest, Backend, BoxFuture, ClaimRequest, Claimed, ClaimedJob, Defer,
-    EnqueueRequest, FinishRequest, Heartbeat, HeartbeatReply, OnMessage, QueueEntry, QueuePage,
-    QueueStats, RawStatus, ResultRead, ResultScan, ResultTtl, RetryRequest, Watch,
+    EnqueueRequest, FinishRequest, HealthRecord, Heartbeat, HeartbeatReply, Inspect, OnMessage,
+    QueueEntry, QueuePage, QueueStats, RawStatus, ReleaseRequest, ResultRead, ResultTtl,
+    ResultsPage, RetryRequest, SetTryRequest, Watch,
 };
-use arq_core::backend::{CronEnqueueReply, CronEnqueueRequest, CronTickOutcome};
+use arq_core::backend::{CronTickReply, CronTickRequest, CronTickOutcome};
 use arq_core::{Error, Result};
 use bytes::Bytes;
 use fred::prelude::*;
@@ -113,14 +113,17 @@ fn int_of(v: &RValue) -> Option<i64> {
     }
 }
 
-fn score_of(v: &RValue) -> Option<f64> {
-    match v {
-        RValue::Double(d) => Some(*d),
-        RValue::Integer(i) => Some(*i as f64),
-        RValue::String(s) => s.parse().ok(),
-        RValue::Bytes(b) => std::str::from_utf8(b).ok()?.parse().ok(),
-        _ => None,
-    }
+/// A sorted-set score as integer ms (Python arq writes whole milliseconds; a fractional score
+/// written by hand is rounded).
+fn score_of(v: &RValue) -> Option<i64> {
+    let ms: f64 = match v {
+        RValue::Double(d) => *d,
+        RValue::Integer(i) => return Some(*i),
+        RValue::String(s) => s.parse().ok()?,
+        RValue::Bytes(b) => std::str::from_utf8(b).ok()?.parse().ok()?,
+        _ => return None,
+    };
+    ms.is_finite().then(|| ms.round() as i64)
 }
 
 fn string_of(v: RValue) -> Option<String> {
@@ -234,6 +237,14 @@ impl RedisBackend {
 }
 
 impl Backend for RedisBackend {
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+
+    fn inspect(&self) -> Option<&dyn Inspect> {
+        Some(self)
+    }
+
     fn enqueue<'a>(&'a self, req: &'a EnqueueRequest) -> BoxFuture<'a, Result<bool>> {
         Box::pin(async move {
             let (mode, value) = match req.defer {
@@ -318,6 +329,7 @@ impl Backend for RedisBackend {
                 self.keys.retry_prefix().into(),
                 req.seq.to_string().into(),
                 if req.idle { "1" } else { "0" }.into(),
+                req.alone_from_try.into(),
             ];
             let reply: RValue = self.eval(&scripts().claim, keys, args).await?;
             let mut reply = array(reply, "claim")?.into_iter();
@@ -337,9 +349,7 @@ impl Backend for RedisBackend {
                 };
                 jobs.push(ClaimedJob {
                     job_id: string_of(id).ok_or_else(|| protocol("claim: job id"))?,
-                    score: score_of(&score)
-                        .map(|s| s.round() as i64)
-                        .ok_or_else(|| protocol("claim: score"))?,
+                    score: score_of(&score).ok_or_else(|| protocol("claim: score"))?,
                     payload: bytes_of(payload),
                     job_try: int_of(&tries).ok_or_else(|| protocol("claim: try"))?,
                     token: string_of(token).ok_or_else(|| protocol("claim: token"))?,
@@ -442,12 +452,12 @@ impl Backend for RedisBackend {
         })
     }
 
-    fn set_job_try<'a>(&'a self, job_id: &'a str, job_try: i64) -> BoxFuture<'a, Result<()>> {
+    fn set_try<'a>(&'a self, req: &'a SetTryRequest) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             self.pool
                 .set::<(), _, _>(
-                    self.keys.retry(job_id),
-                    job_try,
+                    self.keys.retry(&req.job_id),
+                    req.job_try,
                     Some(Expiration::EX(88_400)),
                     None,
                     false,
@@ -457,14 +467,7 @@ impl Backend for RedisBackend {
         })
     }
 
-    fn finish<'a>(&'a self, req: &'a FinishRequest) -> BoxFuture<'a, Result<bool>> {
-        Box::pin(async move {
-            let done = self.finish_many(std::slice::from_ref(req)).await?;
-            Ok(done.first() == Some(&true))
-        })
-    }
-
-    fn finish_many<'a>(&'a self, reqs: &'a [FinishRequest]) -> BoxFuture<'a, Result<Vec<bool>>> {
+    fn finish<'a>(&'a self, reqs: &'a [FinishRequest]) -> BoxFuture<'a, Result<Vec<bool>>> {
         Box::pin(async move {
             let mut flags = vec![false; reqs.len()];
             // One script call per queue in the batch (a worker's batch has one queue).
@@ -547,20 +550,25 @@ impl Backend for RedisBackend {
         })
     }
 
-    fn release<'a>(&'a self, job_id: &'a str, token: &'a str) -> BoxFuture<'a, Result<bool>> {
+    fn release<'a>(&'a self, req: &'a ReleaseRequest) -> BoxFuture<'a, Result<bool>> {
         Box::pin(async move {
+            let job_id = req.job_id.as_str();
             let keys = vec![
                 self.keys.in_progress(job_id),
                 self.keys.retry(job_id),
                 self.keys.handed_back(job_id),
                 self.keys.releases(job_id),
             ];
-            let args: Vec<RValue> = vec![token.into(), i64::from(FREE_RELEASES).into()];
+            let args: Vec<RValue> = vec![
+                req.token.as_str().into(),
+                i64::from(req.free_releases).into(),
+            ];
             let n: i64 = self.eval(&scripts().release, keys, args).await?;
             if n == 2 {
                 tracing::warn!(
                     job_id,
-                    "job released by more than {FREE_RELEASES} shutdowns; this try counts"
+                    "job released by more than {} shutdowns; this try counts",
+                    req.free_releases
                 );
             }
             Ok(n > 0)
@@ -603,7 +611,7 @@ impl Backend for RedisBackend {
         })
     }
 
-    fn abort_markers<'a>(
+    fn abort_requests<'a>(
         &'a self,
         job_ids: &'a [String],
     ) -> BoxFuture<'a, Result<Vec<(String, i64)>>> {
@@ -624,11 +632,196 @@ impl Backend for RedisBackend {
             Ok(job_ids
                 .iter()
                 .zip(scores.iter())
-                .filter_map(|(id, s)| score_of(s).map(|ms| (id.clone(), ms.round() as i64)))
+                .filter_map(|(id, s)| score_of(s).map(|ms| (id.clone(), ms)))
                 .collect())
         })
     }
 
+    fn status<'a>(&'a self, queue: &'a str, job_id: &'a str) -> BoxFuture<'a, Result<RawStatus>> {
+        Box::pin(async move {
+            let keys = vec![
+                self.keys.result(job_id),
+                self.keys.in_progress(job_id),
+                self.keys.queue(queue).to_owned(),
+            ];
+            let reply: RValue = self.eval(&scripts().status, keys, vec![job_id]).await?;
+            let r = array(reply, "status")?;
+            if r.len() < 4 {
+                return Err(protocol("status: short reply"));
+            }
+            Ok(RawStatus {
+                result_exists: int_of(&r[0]) == Some(1),
+                in_progress: int_of(&r[1]) == Some(1),
+                score: score_of(&r[2]),
+                now_ms: int_of(&r[3]).ok_or_else(|| protocol("status: time"))?,
+            })
+        })
+    }
+
+    fn result<'a>(
+        &'a self,
+        queue: &'a str,
+        job_id: &'a str,
+    ) -> BoxFuture<'a, Result<ResultRead>> {
+        Box::pin(async move {
+            let keys = vec![self.keys.result(job_id), self.keys.queue(queue).to_owned()];
+            let reply: RValue = self.eval(&scripts().result, keys, vec![job_id]).await?;
+            let mut r = array(reply, "result")?.into_iter();
+            let result = r.next().and_then(bytes_of);
+            let score = r.next().as_ref().and_then(score_of);
+            let ttl = match r.next().as_ref().and_then(int_of) {
+                _ if result.is_none() => ResultTtl::Unknown,
+                Some(-1) => ResultTtl::Forever,
+                Some(ms) if ms >= 0 => ResultTtl::Ms(ms),
+                _ => ResultTtl::Unknown,
+            };
+            Ok(ResultRead { result, ttl, score })
+        })
+    }
+
+    fn job_record<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, Result<Option<Bytes>>> {
+        Box::pin(async move {
+            let key = self.keys.job(job_id);
+            let v: RValue = self
+                .pool
+                .get(&key)
+                .await
+                .map_err(|e| crate::acl::command_error(e, self.pool.next(), "GET", &[&key]))?;
+            Ok(bytes_of(v))
+        })
+    }
+
+    fn score<'a>(&'a self, queue: &'a str, job_id: &'a str) -> BoxFuture<'a, Result<Option<i64>>> {
+        Box::pin(async move {
+            let v: RValue = self
+                .pool
+                .zscore(self.keys.queue(queue), job_id)
+                .await
+                .map_err(err)?;
+            Ok(score_of(&v))
+        })
+    }
+
+    fn queue_size<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(async move {
+            let n: u64 =
+                self.pool.zcard(self.keys.queue(queue)).await.map_err(|e| {
+                    crate::acl::command_error(e, self.pool.next(), "ZCARD", &[queue])
+                })?;
+            Ok(n)
+        })
+    }
+
+    fn health<'a>(&'a self, rec: &'a HealthRecord) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(async move {
+            let key = match &rec.check_key {
+                Some(k) => k.clone(),
+                None => self.keys.health_check(&rec.queue),
+            };
+            let own = self.keys.worker_health(&key, &rec.worker_id);
+            let index = self.keys.worker_health_index(&key);
+            let keys = vec![key, self.keys.queue(&rec.queue).to_owned(), own, index];
+            let args: Vec<RValue> = vec![
+                rec.text.as_str().into(),
+                rec.ttl_ms.max(1).into(),
+                rec.worker_id.as_str().into(),
+            ];
+            let n: i64 = self.eval(&scripts().health, keys, args).await?;
+            Ok(n.max(0) as u64)
+        })
+    }
+
+    fn health_read<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<Option<String>>> {
+        Box::pin(async move {
+            let v: RValue = self
+                .pool
+                .get(self.keys.health_check(queue))
+                .await
+                .map_err(err)?;
+            Ok(string_of(v))
+        })
+    }
+
+    fn health_close<'a>(
+        &'a self,
+        queue: &'a str,
+        check_key: Option<&'a str>,
+        worker_id: &'a str,
+    ) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(async move {
+            let key = match check_key {
+                Some(k) => k.to_owned(),
+                None => self.keys.health_check(queue),
+            };
+            let own = self.keys.worker_health(&key, worker_id);
+            let index = self.keys.worker_health_index(&key);
+            let keys = vec![key, own, index];
+            let n: i64 = self
+                .eval(&scripts().health_close, keys, vec![worker_id])
+                .await?;
+            Ok(n.max(0) as u64)
+        })
+    }
+
+    fn describe<'a>(&'a self) -> BoxFuture<'a, Result<String>> {
+        Box::pin(async move {
+            let info: String = self
+                .pool
+                .info(None)
+                .await
+                .map_err(|e| crate::acl::command_error(e, self.pool.next(), "INFO", &[]))?;
+            let keys: i64 = self.pool.dbsize().await.map_err(err)?;
+            let field = |name: &str| info_field(&info, name).unwrap_or_else(|| "?".to_owned());
+            Ok(format!(
+                "redis_version={} mem_usage={} clients_connected={} db_keys={keys}",
+                field("redis_version"),
+                field("used_memory_human"),
+                field("connected_clients"),
+            ))
+        })
+    }
+
+    fn cron_tick<'a>(&'a self, req: &'a CronTickRequest) -> BoxFuture<'a, Result<CronTickReply>> {
+        Box::pin(async move {
+            let mut keys = Vec::with_capacity(2 + 3 * req.ticks.len());
+            keys.push(self.keys.queue(&req.queue).to_owned());
+            keys.push(self.keys.abort().to_owned());
+            let mut args: Vec<RValue> = Vec::with_capacity(4 * req.ticks.len());
+            for t in &req.ticks {
+                keys.push(self.keys.cron_tick(&t.job_id));
+                keys.push(self.keys.job(&t.job_id));
+                keys.push(self.keys.result(&t.job_id));
+                args.push(t.job_id.as_str().into());
+                args.push(RValue::Bytes(Bytes::copy_from_slice(&t.payload)));
+                args.push(t.tick_ms.into());
+                args.push(
+                    t.claim_ttl_ms
+                        .map(|ms| ms.max(1).to_string())
+                        .unwrap_or_default()
+                        .into(),
+                );
+            }
+            let reply: RValue = self.eval(&scripts().cron_tick, keys, args).await?;
+            let mut items = array(reply, "cron_tick")?.into_iter();
+            let now_ms = items
+                .next()
+                .as_ref()
+                .and_then(int_of)
+                .ok_or_else(|| protocol("cron_tick: time"))?;
+            let outcomes = items
+                .map(|v| match int_of(&v) {
+                    Some(1) => Ok(CronTickOutcome::Enqueued),
+                    Some(0) => Ok(CronTickOutcome::AlreadyClaimed),
+                    Some(2) => Ok(CronTickOutcome::JobExists),
+                    _ => Err(protocol(format!("cron_tick: outcome {v:?}"))),
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok(CronTickReply { now_ms, outcomes })
+        })
+    }
+}
+
+impl Inspect for RedisBackend {
     fn queue_page<'a>(
         &'a self,
         queue: &'a str,
@@ -667,7 +860,7 @@ impl Backend for RedisBackend {
                 };
                 entries.push(QueueEntry {
                     job_id: string_of(id).ok_or_else(|| protocol("queue_page: id"))?,
-                    score: score_of(&score).map_or(0, |s| s.round() as i64),
+                    score: score_of(&score).unwrap_or(0),
                     payload: bytes_of(payload),
                     in_progress: int_of(&running) == Some(1),
                 });
@@ -692,13 +885,13 @@ impl Backend for RedisBackend {
                 total: n(1),
                 deferred: n(2),
                 running: n(3),
-                oldest_score: score_of(&r[4]).map(|s| s.round() as i64),
+                oldest_score: score_of(&r[4]),
                 running_capped: n(5) == 1,
             })
         })
     }
 
-    fn list_queues<'a>(&'a self) -> BoxFuture<'a, Result<Vec<String>>> {
+    fn queues<'a>(&'a self) -> BoxFuture<'a, Result<Vec<String>>> {
         Box::pin(async move {
             let mut cursor = "0".to_owned();
             let mut names = Vec::new();
@@ -742,7 +935,11 @@ impl Backend for RedisBackend {
         })
     }
 
-    fn scan_results<'a>(&'a self, cursor: u64, count: u64) -> BoxFuture<'a, Result<ResultScan>> {
+    fn results<'a>(
+        &'a self,
+        cursor: Option<&'a str>,
+        count: u64,
+    ) -> BoxFuture<'a, Result<ResultsPage>> {
         Box::pin(async move {
             let pattern = format!("{}*", self.keys.result(""));
             let reply: RValue = self
@@ -751,7 +948,7 @@ impl Backend for RedisBackend {
                 .custom(
                     fred::cmd!("SCAN"),
                     vec![
-                        cursor.to_string(),
+                        cursor.unwrap_or("0").to_owned(),
                         "MATCH".into(),
                         pattern,
                         "COUNT".into(),
@@ -765,13 +962,18 @@ impl Backend for RedisBackend {
                 .next()
                 .as_ref()
                 .and_then(int_of)
-                .ok_or_else(|| protocol("SCAN cursor"))? as u64;
+                .ok_or_else(|| protocol("SCAN cursor"))?;
+            // SCAN's cursor 0 ends the walk.
+            let next = (next != 0).then(|| next.to_string());
             let keys: Vec<String> = array(r.next().unwrap_or(RValue::Null), "SCAN keys")?
                 .into_iter()
                 .filter_map(string_of)
                 .collect();
             if keys.is_empty() {
-                return Ok((next, Vec::new()));
+                return Ok(ResultsPage {
+                    results: Vec::new(),
+                    next,
+                });
             }
             let values: RValue = self
                 .pool
@@ -788,11 +990,36 @@ impl Backend for RedisBackend {
                     Some((id, bytes_of(v)?))
                 })
                 .collect();
-            Ok((next, found))
+            Ok(ResultsPage {
+                results: found,
+                next,
+            })
         })
     }
 
-    fn delete_job<'a>(&'a self, queue: &'a str, job_id: &'a str) -> BoxFuture<'a, Result<u64>> {
+    fn workers<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<Vec<(String, String)>>> {
+        Box::pin(async move {
+            let key = self.keys.health_check(queue);
+            let key = key.as_str();
+            let ids: Vec<String> = self
+                .pool
+                .next()
+                .custom(fred::cmd!("HKEYS"), vec![self.keys.worker_health_index(key)])
+                .await
+                .map_err(err)?;
+            let mut out = Vec::new();
+            for id in ids {
+                let v: RValue = self.pool.get(self.keys.worker_health(key, &id)).await.map_err(err)?;
+                if let Some(record) = string_of(v) {
+                    out.push((id, record));
+                }
+            }
+            out.sort();
+            Ok(out)
+        })
+    }
+
+    fn delete<'a>(&'a self, queue: &'a str, job_id: &'a str) -> BoxFuture<'a, Result<u64>> {
         Box::pin(async move {
             let keys = vec![
                 self.keys.queue(queue).to_owned(),
@@ -822,208 +1049,4 @@ impl Backend for RedisBackend {
         })
     }
 
-    fn status<'a>(&'a self, queue: &'a str, job_id: &'a str) -> BoxFuture<'a, Result<RawStatus>> {
-        Box::pin(async move {
-            let keys = vec![
-                self.keys.result(job_id),
-                self.keys.in_progress(job_id),
-                self.keys.queue(queue).to_owned(),
-            ];
-            let reply: RValue = self.eval(&scripts().status, keys, vec![job_id]).await?;
-            let r = array(reply, "status")?;
-            if r.len() < 4 {
-                return Err(protocol("status: short reply"));
-            }
-            Ok(RawStatus {
-                result_exists: int_of(&r[0]) == Some(1),
-                in_progress: int_of(&r[1]) == Some(1),
-                score: score_of(&r[2]),
-                now_ms: int_of(&r[3]).ok_or_else(|| protocol("status: time"))?,
-            })
-        })
-    }
-
-    fn result_and_score<'a>(
-        &'a self,
-        queue: &'a str,
-        job_id: &'a str,
-    ) -> BoxFuture<'a, Result<ResultRead>> {
-        Box::pin(async move {
-            let keys = vec![self.keys.result(job_id), self.keys.queue(queue).to_owned()];
-            let reply: RValue = self.eval(&scripts().result, keys, vec![job_id]).await?;
-            let mut r = array(reply, "result")?.into_iter();
-            let result = r.next().and_then(bytes_of);
-            let score = r.next().as_ref().and_then(score_of);
-            let ttl = match r.next().as_ref().and_then(int_of) {
-                _ if result.is_none() => ResultTtl::Unknown,
-                Some(-1) => ResultTtl::Forever,
-                Some(ms) if ms >= 0 => ResultTtl::Ms(ms),
-                _ => ResultTtl::Unknown,
-            };
-            Ok(ResultRead { result, ttl, score })
-        })
-    }
-
-    fn get_job<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, Result<Option<Bytes>>> {
-        Box::pin(async move {
-            let key = self.keys.job(job_id);
-            let v: RValue = self
-                .pool
-                .get(&key)
-                .await
-                .map_err(|e| crate::acl::command_error(e, self.pool.next(), "GET", &[&key]))?;
-            Ok(bytes_of(v))
-        })
-    }
-
-    fn get_score<'a>(
-        &'a self,
-        queue: &'a str,
-        job_id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<f64>>> {
-        Box::pin(async move {
-            let v: RValue = self
-                .pool
-                .zscore(self.keys.queue(queue), job_id)
-                .await
-                .map_err(err)?;
-            Ok(score_of(&v))
-        })
-    }
-
-    fn queue_size<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<u64>> {
-        Box::pin(async move {
-            let n: u64 =
-                self.pool.zcard(self.keys.queue(queue)).await.map_err(|e| {
-                    crate::acl::command_error(e, self.pool.next(), "ZCARD", &[queue])
-                })?;
-            Ok(n)
-        })
-    }
-
-    fn health_check_key(&self, queue: &str) -> String {
-        self.keys.health_check(queue)
-    }
-
-    fn write_health<'a>(
-        &'a self,
-        key: &'a str,
-        queue: &'a str,
-        text: &'a str,
-        ttl_ms: i64,
-        worker_id: &'a str,
-    ) -> BoxFuture<'a, Result<u64>> {
-        Box::pin(async move {
-            let keys = vec![
-                key.to_owned(),
-                self.keys.queue(queue).to_owned(),
-                format!("{key}:{worker_id}"),
-                format!("{key}:workers"),
-            ];
-            let args: Vec<RValue> = vec![text.into(), ttl_ms.max(1).into(), worker_id.into()];
-            let n: i64 = self.eval(&scripts().health, keys, args).await?;
-            Ok(n.max(0) as u64)
-        })
-    }
-
-    fn read_health<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<String>>> {
-        Box::pin(async move {
-            let v: RValue = self.pool.get(key).await.map_err(err)?;
-            Ok(string_of(v))
-        })
-    }
-
-    fn close_health<'a>(&'a self, key: &'a str, worker_id: &'a str) -> BoxFuture<'a, Result<u64>> {
-        Box::pin(async move {
-            let keys = vec![
-                key.to_owned(),
-                format!("{key}:{worker_id}"),
-                format!("{key}:workers"),
-            ];
-            let n: i64 = self
-                .eval(&scripts().health_close, keys, vec![worker_id])
-                .await?;
-            Ok(n.max(0) as u64)
-        })
-    }
-
-    fn worker_health<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Vec<(String, String)>>> {
-        Box::pin(async move {
-            let ids: Vec<String> = self
-                .pool
-                .next()
-                .custom(fred::cmd!("HKEYS"), vec![format!("{key}:workers")])
-                .await
-                .map_err(err)?;
-            let mut out = Vec::new();
-            for id in ids {
-                let v: RValue = self.pool.get(format!("{key}:{id}")).await.map_err(err)?;
-                if let Some(record) = string_of(v) {
-                    out.push((id, record));
-                }
-            }
-            out.sort();
-            Ok(out)
-        })
-    }
-
-    fn describe<'a>(&'a self) -> BoxFuture<'a, Result<String>> {
-        Box::pin(async move {
-            let info: String = self
-                .pool
-                .info(None)
-                .await
-                .map_err(|e| crate::acl::command_error(e, self.pool.next(), "INFO", &[]))?;
-            let keys: i64 = self.pool.dbsize().await.map_err(err)?;
-            let field = |name: &str| info_field(&info, name).unwrap_or_else(|| "?".to_owned());
-            Ok(format!(
-                "redis_version={} mem_usage={} clients_connected={} db_keys={keys}",
-                field("redis_version"),
-                field("used_memory_human"),
-                field("connected_clients"),
-            ))
-        })
-    }
-
-    fn cron_enqueue<'a>(
-        &'a self,
-        req: &'a CronEnqueueRequest,
-    ) -> BoxFuture<'a, Result<CronEnqueueReply>> {
-        Box::pin(async move {
-            let mut keys = Vec::with_capacity(2 + 3 * req.ticks.len());
-            keys.push(self.keys.queue(&req.queue).to_owned());
-            keys.push(self.keys.abort().to_owned());
-            let mut args: Vec<RValue> = Vec::with_capacity(4 * req.ticks.len());
-            for t in &req.ticks {
-                keys.push(self.keys.cron_tick(&t.job_id));
-                keys.push(self.keys.job(&t.job_id));
-                keys.push(self.keys.result(&t.job_id));
-                args.push(t.job_id.as_str().into());
-                args.push(RValue::Bytes(Bytes::copy_from_slice(&t.payload)));
-                args.push(t.tick_ms.into());
-                args.push(
-                    t.claim_ttl_ms
-                        .map(|ms| ms.max(1).to_string())
-                        .unwrap_or_default()
-                        .into(),
-                );
-            }
-            let reply: RValue = self.eval(&scripts().cron_enqueue, keys, args).await?;
-            let mut items = array(reply, "cron_enqueue")?.into_iter();
-            let now_ms = items
-                .next()
-                .as_ref()
-                .and_then(int_of)
-                .ok_or_else(|| protocol("cron_enqueue: time"))?;
-            let outcomes = items
-                .map(|v| match int_of(&v) {
-                    Some(1) => Ok(CronTickOutcome::Enqueued),
-                    Some(0) => Ok(CronTickOutcome::AlreadyClaimed),
-                    Some(2) => Ok(CronTickOutcome::JobExists),
-                    _ => Err(protocol(format!("cron_enqueue: outcome {v:?}"))),
-                })
-                .collect::<Result<Vec<_>>>()?;
-            Ok(CronEnqueueReply { now_ms, outcomes })
-        })
-    }
 }

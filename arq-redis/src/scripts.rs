@@ -21,7 +21,7 @@ pub(crate) struct Scripts {
     pub(crate) queue_stats: Script,
     pub(crate) delete: Script,
     pub(crate) purge: Script,
-    pub(crate) cron_enqueue: Script,
+    pub(crate) cron_tick: Script,
 }
 
 pub(crate) fn scripts() -> &'static Scripts {
@@ -42,6 +42,6 @@ pub(crate) fn scripts() -> &'static Scripts {
         queue_stats: Script::from_lua(include_str!("../lua/queue_stats.lua")),
         delete: Script::from_lua(include_str!("../lua/delete.lua")),
         purge: Script::from_lua(include_str!("../lua/purge.lua")),
-        cron_enqueue: Script::from_lua(include_str!("../lua/cron_enqueue.lua")),
+        cron_tick: Script::from_lua(include_str!("../lua/cron_tick.lua")),
     })
 }

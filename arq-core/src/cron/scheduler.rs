@@ -6,7 +6,7 @@
 //! monotonic clock, so the worker's own wall clock is never used to decide which tick is due.
 
 use super::schedule::Compiled;
-use super::{CronEnqueueRequest, CronJob, CronTick, CronTickOutcome};
+use super::{CronTickRequest, CronJob, CronTick, CronTickOutcome};
 use crate::{now_ms, Error, JobRecord, Pool, Result, WorkerSettings};
 use std::time::{Duration, Instant};
 
@@ -250,12 +250,12 @@ impl Scheduler {
     /// One backend step; reads Redis's clock from its reply.
     async fn call(&mut self, pool: &Pool, ticks: Vec<CronTick>) -> Result<Vec<CronTickOutcome>> {
         let n = ticks.len();
-        let req = CronEnqueueRequest {
+        let req = CronTickRequest {
             queue: self.queue.clone(),
             ticks,
         };
         let sent = Instant::now();
-        let reply = pool.backend().cron_enqueue(&req).await?;
+        let reply = pool.backend().cron_tick(&req).await?;
         let half_trip = sent.elapsed() / 2;
         self.clock = Some(Clock {
             server_ms: reply.now_ms,
@@ -272,7 +272,7 @@ impl Scheduler {
         }
         if reply.outcomes.len() != n {
             return Err(Error::backend(format!(
-                "cron_enqueue answered {} outcomes for {n} ticks",
+                "cron_tick answered {} outcomes for {n} ticks",
                 reply.outcomes.len()
             )));
         }

@@ -1,11 +1,11 @@
 //! What the cron scheduler asks of the backend: enqueue these ticks, each at most once across
 //! every worker, and tell me the backend's clock.
 
-/// Cron ticks to enqueue in one step ([`crate::Backend::cron_enqueue`]).
+/// Cron ticks to enqueue in one step ([`crate::Backend::cron_tick`]).
 ///
 /// An empty list only reads the backend's clock.
 #[derive(Debug, Clone)]
-pub struct CronEnqueueRequest {
+pub struct CronTickRequest {
     /// The queue the jobs go to.
     pub queue: String,
     /// The ticks, in any order.
@@ -42,7 +42,7 @@ pub enum CronTickOutcome {
 
 /// The backend's answer: its clock, and one outcome per tick, in request order.
 #[derive(Debug, Clone)]
-pub struct CronEnqueueReply {
+pub struct CronTickReply {
     /// The backend's clock when the step ran, ms since the epoch.
     pub now_ms: i64,
     /// One per tick of the request.

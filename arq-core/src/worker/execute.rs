@@ -1,7 +1,7 @@
 //! Running one claimed job: decode, check, call under the timeout, store the outcome.
 
 use super::{Counters, WorkerSettings};
-use crate::backend::{ClaimedJob, FinishRequest, RetryRequest};
+use crate::backend::{ClaimedJob, FinishRequest, ReleaseRequest, RetryRequest, FREE_RELEASES};
 use crate::error::{CANCELLED_ERROR, DESERIALIZATION_ERROR, JOB_EXECUTION_FAILED, TIMEOUT_ERROR};
 use crate::function::JobError;
 use crate::time::duration_ms;
@@ -245,7 +245,10 @@ impl JobRunner {
             let pool = self.pool.clone();
             let id = claimed.job_id.clone();
             tokio::spawn(async move {
-                if let Err(e) = pool.backend().set_job_try(&id, t).await {
+                if let Err(e) = pool
+                    .backend()
+                    .set_try(&crate::backend::SetTryRequest { job_id: id.clone(), job_try: t })
+                    .await {
                     tracing::warn!(job_id = %id, "could not store the job try: {e}");
                 }
             });
@@ -456,9 +459,13 @@ impl JobRunner {
                     "cancelled by shutdown after {elapsed:.2}s; handed back to the queue (this \
                      try is not counted)"
                 );
-                let (id, token) = (&claimed.job_id, &claimed.token);
-                self.with_retries("release", id, || async {
-                    self.pool.backend().release(id, token).await
+                let req = ReleaseRequest {
+                    job_id: claimed.job_id.clone(),
+                    token: claimed.token.clone(),
+                    free_releases: FREE_RELEASES,
+                };
+                self.with_retries("release", &claimed.job_id, || async {
+                    self.pool.backend().release(&req).await
                 })
                 .await;
             }

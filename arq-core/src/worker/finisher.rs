@@ -36,7 +36,7 @@ impl Finisher {
                         Err(_) => break,
                     }
                 }
-                let outcome = pool.backend().finish_many(&reqs).await;
+                let outcome = pool.backend().finish(&reqs).await;
                 for (i, reply) in replies.drain(..).enumerate() {
                     let _ = reply.send(match &outcome {
                         Ok(flags) => Ok(flags.get(i).copied().unwrap_or(false)),

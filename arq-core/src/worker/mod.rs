@@ -12,7 +12,7 @@ mod settings;
 
 pub use settings::WorkerSettings;
 
-use crate::backend::{ClaimRequest, Watch};
+use crate::backend::{ClaimRequest, HealthRecord, Watch, RECOVERY_ALONE_FROM_TRY};
 use crate::{failpoint, Error, Function, Pool, Result, State};
 use execute::{JobRunner, Prepared};
 use heartbeat::{Held, HeldJobs};
@@ -186,10 +186,6 @@ impl Worker {
             cancel: hard_cancel.clone(),
             finisher,
         });
-        let health_key = settings
-            .health_check_key
-            .clone()
-            .unwrap_or_else(|| pool.backend().health_check_key(&queue));
         let semaphore = Arc::new(Semaphore::new(settings.max_jobs));
         // Jobs held here: what the heartbeat renews and abort requests cancel.
         let held: HeldJobs = Arc::default();
@@ -250,10 +246,14 @@ impl Worker {
                     health_text(&counters, settings.max_jobs - semaphore.available_permits());
                 let ttl =
                     (settings.health_check_interval + Duration::from_secs(1)).as_millis() as i64;
-                match pool
-                    .backend()
-                    .write_health(&health_key, &queue, &text, ttl, &token_prefix)
-                    .await
+                let record = HealthRecord {
+                    queue: queue.clone(),
+                    check_key: settings.health_check_key.clone(),
+                    worker_id: token_prefix.clone(),
+                    text,
+                    ttl_ms: ttl,
+                };
+                match pool.backend().health(&record).await
                 {
                     Ok(_) => next_health = Instant::now() + settings.health_check_interval,
                     Err(e) => tracing::warn!("writing the health check failed: {e}"),
@@ -305,6 +305,7 @@ impl Worker {
                     lease_ms,
                     check_abort: settings.allow_abort_jobs,
                     idle,
+                    alone_from_try: RECOVERY_ALONE_FROM_TRY,
                 };
                 let claim_sent = Instant::now();
                 match pool.backend().claim(&req).await {
@@ -455,7 +456,11 @@ impl Worker {
         let _ = tokio::task::spawn_blocking(move || heartbeat.join()).await;
         if let Err(e) = pool
             .backend()
-            .close_health(&health_key, &token_prefix)
+            .health_close(
+                &queue,
+                settings.health_check_key.as_deref(),
+                &token_prefix,
+            )
             .await
         {
             tracing::warn!("removing the health check failed: {e}");
@@ -483,7 +488,7 @@ async fn check_aborts(pool: &Pool, held: &HeldJobs) {
     if ids.is_empty() {
         return;
     }
-    match pool.backend().abort_markers(&ids).await {
+    match pool.backend().abort_requests(&ids).await {
         Ok(markers) => {
             let held = held.lock().unwrap();
             for (id, marker_ms) in markers {

@@ -121,13 +121,13 @@ pub async fn fates(pool: &Pool, queue: &str, acked: &[String]) -> HashMap<String
                         // (A key of another type is there too, just unreadable.)
                         let queued = pool
                             .backend()
-                            .get_job(&id)
+                            .job_record(&id)
                             .await
                             .map(|j| j.is_some())
                             .unwrap_or(true)
                             && pool
                                 .backend()
-                                .get_score(&queue, &id)
+                                .score(&queue, &id)
                                 .await
                                 .expect("read score")
                                 .is_some();

@@ -1,4 +1,4 @@
--- cron_enqueue: enqueue cron ticks, each at most once across every worker and every clock.
+-- cron_tick: enqueue cron ticks, each at most once across every worker and every clock.
 -- A unique tick is claimed with a marker key (SET, with a TTL longer than the schedule's period
 -- plus any clock skew) in the same step as its enqueue, so a slow or skewed worker cannot enqueue
 -- a tick again after its job finished and left no key (python-arq #196/#459, reliability D7).
