@@ -140,6 +140,13 @@ async fn keep_always(ctx: &Ctx, tag: String) -> String {
     format!("always {tag}")
 }
 
+/// Keeps no result at all.
+#[arq::job(keep_result = 0)]
+async fn keep_nothing(ctx: &Ctx, tag: String) -> String {
+    record(&tag, ctx, Event::Started);
+    format!("nothing {tag}")
+}
+
 /// Echoes a value tree (for the codec round trips).
 #[arq::job]
 async fn echo(ctx: &Ctx, tag: String, value: arq::Value) -> arq::Value {
@@ -157,30 +164,40 @@ macro_rules! behaviours {
             enqueue::defer_by_runs_no_earlier,
             enqueue::defer_until_runs_no_earlier,
             enqueue::expired_job_fails_without_running,
+            enqueue::job_try_set_at_enqueue,
+            enqueue::no_result_kept_frees_the_id,
             results::status_in_each_of_the_five_states,
             results::info_and_result_info_fields,
             results::keep_result_expires,
             results::keep_result_forever_has_no_expiry,
             results::job_timeout_is_a_timeout_error,
             results::panic_fails_that_job_alone,
+            results::result_wait_times_out_and_unknown_is_not_found,
+            results::unknown_function_fails_that_job,
             retry::retry_with_delay_then_success,
             retry::max_tries_exhausted,
             abort::abort_queued_job,
             abort::abort_deferred_job,
             abort::abort_running_job,
+            abort::abort_running_job_with_max_jobs_one,
             abort::abort_unknown_id,
             leases::two_workers_run_each_job_once,
             leases::shutdown_hands_the_job_back_without_a_try,
+            leases::max_jobs_bounds_concurrency,
+            leases::max_burst_jobs_stops_after_n,
             health::health_record_while_running_and_gone_after_burst,
             cron::cron_ticks_once_per_tick_with_two_workers,
             inspect::queued_jobs_and_queue_info_count_states,
             inspect::delete_job_and_purge_queue,
+            inspect::delete_running_job_discards_its_outcome,
             inspect::rerun_job_runs_a_finished_job_again,
             inspect::all_job_results_lists_finished_jobs,
             codec::msgpack_round_trip,
         );
         #[cfg(feature = "pickle")]
         behaviours!(@each $factory; codec::pickle_round_trip);
+        #[cfg(feature = "json")]
+        behaviours!(@each $factory; codec::json_round_trip);
     };
     (@each $factory:expr; $($module:ident :: $name:ident),* $(,)?) => {
         $(

@@ -84,8 +84,18 @@ pub async fn abort_deferred_job(f: &impl Factory) {
 }
 
 pub async fn abort_running_job(f: &impl Factory) {
+    abort_running(f, "abort_running_job", 10).await;
+}
+
+/// With every slot taken, the abort is still seen (arq #290: Python's check waited for a
+/// free slot).
+pub async fn abort_running_job_with_max_jobs_one(f: &impl Factory) {
+    abort_running(f, "abort_running_job_with_max_jobs_one", 1).await;
+}
+
+async fn abort_running(f: &impl Factory, test: &str, max_jobs: usize) {
     let env = f.start().await;
-    let q = env.queue("abort_running_job");
+    let q = env.queue(test);
     let pool = &env.pool;
     let job = gated::enqueue(pool, q.clone())
         .queue_name(&q)
@@ -93,7 +103,9 @@ pub async fn abort_running_job(f: &impl Factory) {
         .unwrap();
     let worker = spawn(
         pool,
-        settings(&q, [gated::FUNCTION, work::FUNCTION]).poll_delay(Duration::from_millis(100)),
+        settings(&q, [gated::FUNCTION, work::FUNCTION])
+            .poll_delay(Duration::from_millis(100))
+            .max_jobs(max_jobs),
     );
     wait_status(&job, JobStatus::InProgress, Duration::from_secs(10)).await;
     wait_starts(&q, 1, Duration::from_secs(10)).await;

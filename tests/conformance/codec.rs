@@ -78,3 +78,31 @@ pub async fn pickle_round_trip(f: &impl Factory) {
     let settings = settings(&q, [echo::FUNCTION, make_point::FUNCTION]).codec(arq::PickleCodec);
     round_trip(&env, &q, pool, settings).await;
 }
+
+#[cfg(feature = "json")]
+pub async fn json_round_trip(f: &impl Factory) {
+    let env = f.start().await;
+    let q = env.queue("json_round_trip");
+    let pool = env.pool.clone().with_codec(arq::JsonCodec);
+    // What JSON carries: no bytes, string keys only.
+    let value = Value::Map(vec![
+        (Value::from("queue"), Value::from(q.as_str())),
+        (Value::from("nil"), Value::Nil),
+        (Value::from("neg"), Value::Int(-5)),
+        (Value::from("float"), Value::Float(1.5)),
+        (Value::from("text"), Value::from("grüße, 日本")),
+        (
+            Value::from("nested"),
+            Value::List(vec![Value::Bool(false), Value::List(vec![])]),
+        ),
+    ]);
+    let job = echo::enqueue(&pool, q.clone(), value.clone())
+        .queue_name(&q)
+        .await
+        .unwrap();
+    let stats = burst(&pool, settings(&q, [echo::FUNCTION]).codec(arq::JsonCodec)).await;
+    assert_eq!((stats.complete, stats.failed), (1, 0), "{stats:?}");
+    assert_eq!(job.result(RESULT_WAIT).await.unwrap(), value);
+    let r = job.result_info().await.unwrap().expect("a result");
+    assert_eq!(r.job.args, vec![Value::from(q.as_str()), value]);
+}

