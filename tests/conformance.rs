@@ -223,6 +223,5 @@ macro_rules! conformance {
 
 conformance!(
     redis => crate::backends::RedisFactory,
-    // TODO(memory): enable when arq::MemoryBackend lands
-    // memory => crate::backends::MemoryFactory,
+    memory => crate::backends::MemoryFactory,
 );

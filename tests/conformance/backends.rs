@@ -64,21 +64,23 @@ impl Factory for RedisFactory {
     }
 }
 
-// TODO(memory): enable when arq::MemoryBackend lands (and its line in `conformance!`).
-// /// The in-process backend: a new, empty `MemoryBackend` per test.
-// pub struct MemoryFactory;
-//
-// impl Factory for MemoryFactory {
-//     async fn start(&self) -> Env {
-//         let backend = Arc::new(arq::MemoryBackend::new());
-//         Env {
-//             pool: Pool::new(backend.clone()),
-//             backend: "memory",
-//             connect: Arc::new(move || {
-//                 let pool = Pool::new(backend.clone());
-//                 Box::pin(async move { pool })
-//             }),
-//             _guard: Box::new(()),
-//         }
-//     }
-// }
+/// The in-process backend: a new, empty `MemoryBackend` per test. A second pool is made
+/// on a clone, which shares the store.
+pub struct MemoryFactory;
+
+impl Factory for MemoryFactory {
+    async fn start(&self) -> Env {
+        // TODO(memory): `arq::MemoryBackend` once the facade re-exports it.
+        let backend = arq_core::MemoryBackend::new();
+        let other = backend.clone();
+        Env {
+            pool: Pool::new(Arc::new(backend)),
+            backend: "memory",
+            connect: Arc::new(move || {
+                let pool = Pool::new(Arc::new(other.clone()));
+                Box::pin(async move { pool })
+            }),
+            _guard: Box::new(()),
+        }
+    }
+}
