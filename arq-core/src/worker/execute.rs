@@ -1,13 +1,13 @@
-//! Running one claimed job: decode, check, call under the timeout, store the outcome.
+//! The execute step: decode and check a claimed job ([`JobRunner::plan`]), call its function
+//! under its timeout ([`JobRunner::execute`]), and hand the outcome to finish, retry or
+//! release (`finish.rs`).
 
 use super::{Counters, WorkerSettings};
-use crate::backend::{ClaimedJob, FinishRequest, ReleaseRequest, RetryRequest, FREE_RELEASES};
+use crate::backend::ClaimedJob;
 use crate::error::{CANCELLED_ERROR, DESERIALIZATION_ERROR, JOB_EXECUTION_FAILED, TIMEOUT_ERROR};
 use crate::function::JobError;
 use crate::time::duration_ms;
-use crate::{
-    failpoint, now_ms, Args, Ctx, Function, JobFailure, JobRecord, Pool, ResultRecord, State, Value,
-};
+use crate::{failpoint, now_ms, Args, Ctx, Function, JobFailure, JobRecord, Pool, State, Value};
 use std::collections::HashMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -40,11 +40,11 @@ pub(crate) struct JobRunner {
     /// Cancelled when shutdown stops waiting for running jobs.
     pub(crate) cancel: CancellationToken,
     /// Stores outcomes in batches.
-    pub(crate) finisher: super::finisher::Finisher,
+    pub(crate) finisher: super::finish::Finisher,
 }
 
-/// A claimed job, checked and ready to run.
-pub(crate) struct Runnable {
+/// A claimed job, checked and ready to call.
+pub(crate) struct Run {
     pub(crate) claimed: ClaimedJob,
     pub(crate) record: JobRecord,
     pub(crate) function: Function,
@@ -56,10 +56,10 @@ pub(crate) struct Runnable {
     pub(crate) lease_lost: CancellationToken,
 }
 
-/// What to do with a claimed job.
-pub(crate) enum Prepared {
+/// What the checks of a claimed job decided ([`JobRunner::plan`]).
+pub(crate) enum Plan {
     /// Call the function.
-    Run(Box<Runnable>),
+    Run(Box<Run>),
     /// Fail it without running (expired, undecodable, aborted, unknown, out of tries).
     Fail(Box<EarlyFailure>),
     /// Put it back for later without running (a function this worker does not know, with
@@ -76,7 +76,7 @@ pub(crate) struct EarlyFailure {
     set_try: Option<i64>,
 }
 
-enum Outcome {
+pub(super) enum Outcome {
     Success(Value),
     Failure(JobFailure),
     Retry(Option<Duration>),
@@ -100,28 +100,12 @@ impl JobRunner {
             .unwrap_or(self.settings.job_timeout)
     }
 
-    fn keep_result_ms(&self, f: Option<&Function>) -> Option<Option<i64>> {
-        // Outer None: store no result. Inner None: keep forever.
-        let forever = f
-            .and_then(|f| f.options.keep_result_forever)
-            .unwrap_or(self.settings.keep_result_forever);
-        if forever {
-            return Some(None);
-        }
-        let keep = f
-            .and_then(|f| f.options.keep_result)
-            .unwrap_or(self.settings.keep_result);
-        if keep.is_zero() {
-            None
-        } else {
-            Some(Some(duration_ms(keep)))
-        }
-    }
-
-    /// Decodes and checks a claimed job (Python arq's `run_job` prologue, in its order).
-    pub(crate) fn prepare(&self, claimed: ClaimedJob) -> Prepared {
+    /// Decodes and checks a claimed job (Python arq's `run_job` prologue, in its order): the
+    /// first half of the execute step, run before the job's task starts so the heartbeat and
+    /// abort requests know it.
+    pub(crate) fn plan(&self, claimed: ClaimedJob) -> Plan {
         let fail = |claimed, record, function, class: &str, message: String| {
-            Prepared::Fail(Box::new(EarlyFailure {
+            Plan::Fail(Box::new(EarlyFailure {
                 claimed,
                 record,
                 function,
@@ -195,7 +179,7 @@ impl JobRunner {
             let msg = format!("function '{}' not found", record.function);
             if let Some(defer) = self.settings.unknown_function_retry {
                 if claimed.job_try < i64::from(self.settings.max_tries) {
-                    return Prepared::PutBack(Box::new((claimed, defer, msg)));
+                    return Plan::PutBack(Box::new((claimed, defer, msg)));
                 }
             }
             return fail(claimed, Some(record), None, JOB_EXECUTION_FAILED, msg);
@@ -223,7 +207,7 @@ impl JobRunner {
             } else {
                 format!("max {max_tries} retries exceeded")
             };
-            return Prepared::Fail(Box::new(EarlyFailure {
+            return Plan::Fail(Box::new(EarlyFailure {
                 claimed,
                 record: Some(record),
                 function: Some(function),
@@ -247,13 +231,17 @@ impl JobRunner {
             tokio::spawn(async move {
                 if let Err(e) = pool
                     .backend()
-                    .set_try(&crate::backend::SetTryRequest { job_id: id.clone(), job_try: t })
-                    .await {
+                    .set_try(&crate::backend::SetTryRequest {
+                        job_id: id.clone(),
+                        job_try: t,
+                    })
+                    .await
+                {
                     tracing::warn!(job_id = %id, "could not store the job try: {e}");
                 }
             });
         }
-        Prepared::Run(Box::new(Runnable {
+        Plan::Run(Box::new(Run {
             claimed,
             record,
             function,
@@ -264,96 +252,90 @@ impl JobRunner {
         }))
     }
 
-    /// Runs a prepared job to its end and stores the outcome, inside a `job` span (job id,
-    /// function, try) so the job's own logs carry them too.
-    pub(crate) async fn execute(&self, prepared: Prepared) {
-        let span = match &prepared {
-            Prepared::Run(r) => tracing::info_span!(
+    /// Execute: runs a planned job to its end and hands its outcome to finish, retry or
+    /// release, inside a `job` span (job id, function, try) so the job's own logs carry them
+    /// too.
+    pub(crate) async fn execute(&self, plan: Plan) {
+        let span = match &plan {
+            Plan::Run(r) => tracing::info_span!(
                 "job",
                 id = %r.claimed.job_id,
                 function = %r.record.function,
                 try = r.job_try
             ),
-            Prepared::Fail(f) => tracing::info_span!(
+            Plan::Fail(f) => tracing::info_span!(
                 "job",
                 id = %f.claimed.job_id,
                 function = f.record.as_ref().map(|r| r.function.as_str()).unwrap_or("<unknown>"),
                 try = f.claimed.job_try
             ),
-            Prepared::PutBack(p) => tracing::info_span!(
+            Plan::PutBack(p) => tracing::info_span!(
                 "job",
                 id = %p.0.job_id,
                 function = "<unknown>",
                 try = p.0.job_try
             ),
         };
-        self.execute_inner(prepared).instrument(span).await
-    }
-
-    async fn execute_inner(&self, prepared: Prepared) {
-        match prepared {
-            Prepared::Fail(early) => {
-                let EarlyFailure {
-                    claimed,
-                    record,
-                    function,
-                    failure,
-                    set_try,
-                } = *early;
-                if failure.is_aborted() {
-                    tracing::info!("job {} aborted before start", claimed.job_id);
-                } else {
-                    tracing::warn!(
-                        "job {} failed: {} (before it ran; {})",
-                        claimed.job_id,
-                        failure.message,
-                        failure.class
+        async move {
+            match plan {
+                Plan::Fail(early) => {
+                    let EarlyFailure {
+                        claimed,
+                        record,
+                        function,
+                        failure,
+                        set_try,
+                    } = *early;
+                    if failure.is_aborted() {
+                        tracing::info!("job {} aborted before start", claimed.job_id);
+                    } else {
+                        tracing::warn!(
+                            "job {} failed: {} (before it ran; {})",
+                            claimed.job_id,
+                            failure.message,
+                            failure.class
+                        );
+                    }
+                    let job_try = set_try.unwrap_or(claimed.job_try);
+                    let start = now_ms();
+                    self.counters.failed.fetch_add(1, Ordering::Relaxed);
+                    let mut result = self.result_record(
+                        &claimed,
+                        record,
+                        job_try,
+                        false,
+                        self.pool.codec().failure_value(&failure),
+                        start,
                     );
+                    if failure.is_aborted() {
+                        // It never ran: no time between start and finish says "before start".
+                        result.finish_ms = result.start_ms;
+                    }
+                    self.finish(&claimed, result, function.as_ref()).await;
                 }
-                let job_try = set_try.unwrap_or(claimed.job_try);
-                let start = now_ms();
-                self.counters.failed.fetch_add(1, Ordering::Relaxed);
-                let mut result = self.result_record(
-                    &claimed,
-                    record,
-                    job_try,
-                    false,
-                    self.pool.codec().failure_value(&failure),
-                    start,
-                );
-                if failure.is_aborted() {
-                    // It never ran: no time between start and finish says "before start".
-                    result.finish_ms = result.start_ms;
-                }
-                self.finish(&claimed, result, function.as_ref()).await;
-            }
-            Prepared::Run(run) => self.run(*run).await,
-            Prepared::PutBack(p) => {
-                let (claimed, defer, reason) = *p;
-                tracing::info!(
+                Plan::Run(run) => self.call(*run).await,
+                Plan::PutBack(p) => {
+                    let (claimed, defer, reason) = *p;
+                    tracing::info!(
                     "{reason} on this worker; putting job {} back for {defer:?} (attempt {} of \
                      {}), in case a newer worker knows it",
                     claimed.job_id,
                     claimed.job_try,
                     self.settings.max_tries
                 );
-                self.counters.retried.fetch_add(1, Ordering::Relaxed);
-                let req = RetryRequest {
-                    queue: self.queue.clone(),
-                    job_id: claimed.job_id.clone(),
-                    token: claimed.token.clone(),
-                    defer_ms: duration_ms(defer).max(1),
-                };
-                self.with_retries("retry", &claimed.job_id, || async {
-                    self.pool.backend().retry(&req).await
-                })
-                .await;
+                    self.counters.retried.fetch_add(1, Ordering::Relaxed);
+                    self.retry(&claimed, duration_ms(defer).max(1)).await;
+                }
             }
         }
+        .instrument(span)
+        .await
     }
 
-    async fn run(&self, run: Runnable) {
-        let Runnable {
+    /// Calls the job's function under its timeout, its abort and its lease, then hands the
+    /// outcome on.
+    async fn call(&self, run: Run) {
+        let Run {
             claimed,
             record,
             function,
@@ -437,16 +419,8 @@ impl JobRunner {
                     "asked to retry{} after {elapsed:.2}s",
                     defer.map(|d| format!(" in {d:?}")).unwrap_or_default()
                 );
-                let req = RetryRequest {
-                    queue: self.queue.clone(),
-                    job_id: claimed.job_id.clone(),
-                    token: claimed.token.clone(),
-                    defer_ms: defer.map(duration_ms).unwrap_or(0),
-                };
-                self.with_retries("retry", &claimed.job_id, || async {
-                    self.pool.backend().retry(&req).await
-                })
-                .await;
+                self.retry(&claimed, defer.map(duration_ms).unwrap_or(0))
+                    .await;
             }
             Outcome::LeaseLost => {
                 tracing::warn!(
@@ -459,15 +433,7 @@ impl JobRunner {
                     "cancelled by shutdown after {elapsed:.2}s; handed back to the queue (this \
                      try is not counted)"
                 );
-                let req = ReleaseRequest {
-                    job_id: claimed.job_id.clone(),
-                    token: claimed.token.clone(),
-                    free_releases: FREE_RELEASES,
-                };
-                self.with_retries("release", &claimed.job_id, || async {
-                    self.pool.backend().release(&req).await
-                })
-                .await;
+                self.release(&claimed).await;
             }
             Outcome::Success(value) => {
                 self.counters.complete.fetch_add(1, Ordering::Relaxed);
@@ -493,120 +459,6 @@ impl JobRunner {
         }
         if let Some(h) = &self.settings.after_job_end {
             h(ctx).await;
-        }
-    }
-
-    fn result_record(
-        &self,
-        claimed: &ClaimedJob,
-        record: Option<JobRecord>,
-        job_try: i64,
-        success: bool,
-        result: Value,
-        start_ms: i64,
-    ) -> ResultRecord {
-        let (function, args, kwargs, et) = match record {
-            Some(r) => (r.function, r.args, r.kwargs, r.enqueue_time_ms),
-            None => ("<unknown>".to_owned(), Vec::new(), Vec::new(), 0),
-        };
-        ResultRecord {
-            job_try,
-            function,
-            args,
-            kwargs,
-            enqueue_time_ms: et,
-            success,
-            result,
-            start_ms,
-            finish_ms: now_ms(),
-            queue: self.queue.clone(),
-            job_id: claimed.job_id.clone(),
-        }
-    }
-
-    /// Stores a result (unless results are not kept) and removes the job.
-    async fn finish(&self, claimed: &ClaimedJob, mut record: ResultRecord, f: Option<&Function>) {
-        let keep = self.keep_result_ms(f);
-        let payload = match keep {
-            None => None,
-            Some(_) => match self.pool.codec().encode(&record.to_value()) {
-                Ok(b) if b.len() > self.settings.max_result_bytes => {
-                    tracing::warn!(
-                        "result of job {} too large: {} bytes; limit is {}",
-                        claimed.job_id,
-                        b.len(),
-                        self.settings.max_result_bytes
-                    );
-                    record.success = false;
-                    record.result = self.pool.codec().failure_value(&JobFailure::new(
-                        "SerializationError",
-                        format!(
-                            "result too large: {} bytes; limit is {} (max_result_bytes)",
-                            b.len(),
-                            self.settings.max_result_bytes
-                        ),
-                    ));
-                    self.pool.codec().encode(&record.to_value()).ok()
-                }
-                Ok(b) => Some(b),
-                Err(e) => {
-                    // As Python arq does: store a failure saying the result could not be
-                    // serialized rather than losing the outcome.
-                    tracing::warn!("result could not be encoded: {e}");
-                    record.success = false;
-                    record.result = self.pool.codec().failure_value(&JobFailure::new(
-                        "SerializationError",
-                        format!("unable to serialize result: {e}"),
-                    ));
-                    self.pool.codec().encode(&record.to_value()).ok()
-                }
-            },
-        };
-        let req = FinishRequest {
-            queue: self.queue.clone(),
-            job_id: claimed.job_id.clone(),
-            token: claimed.token.clone(),
-            result: payload,
-            keep_result_ms: keep.flatten(),
-            keep_in_progress_ms: crate::cron::keep_in_progress_ms(f),
-        };
-        self.with_retries("finish", &claimed.job_id, || async {
-            self.finisher.finish(req.clone()).await
-        })
-        .await;
-    }
-
-    /// Runs an idempotent, fenced backend step, retrying transient errors a few times.
-    async fn with_retries<F, Fut>(&self, step: &str, job_id: &str, f: F)
-    where
-        F: Fn() -> Fut,
-        Fut: Future<Output = crate::Result<bool>>,
-    {
-        let mut delay = Duration::from_millis(50);
-        for attempt in 1..=5 {
-            match f().await {
-                Ok(true) => return,
-                Ok(false) => {
-                    tracing::warn!(
-                        job_id,
-                        "lease for job {job_id} lost (it lapsed, or another worker took the job \
-                         over): {step} refused, result discarded"
-                    );
-                    return;
-                }
-                Err(e) if attempt < 5 => {
-                    tracing::warn!(job_id, "{step} failed (attempt {attempt}), retrying: {e}");
-                    tokio::time::sleep(delay).await;
-                    delay *= 2;
-                }
-                Err(e) => {
-                    tracing::error!(
-                        job_id,
-                        "{step} failed, giving up; the job will run again when its lease \
-                         expires: {e}"
-                    );
-                }
-            }
         }
     }
 }

@@ -1,23 +1,26 @@
 //! The worker: polls a queue, claims due jobs in batches, runs them under their timeouts and
 //! stores their outcomes.
 //!
-//! One poll loop claims up to the free slots of a `max_jobs` semaphore in one backend step;
-//! each claimed job runs as its own task. Outcomes are written by the job's task, fenced by the
-//! token the claim wrote, so a worker that lost a job can never overwrite its successor.
+//! The steps have one name each, here and in the backend contract: [`Worker::run`] turns a
+//! loop of health → claim (`claim.rs`) → abort requests → cron tick → wait; each claimed job
+//! runs as its own task, execute (`execute.rs`), then finish, retry or release (`finish.rs`),
+//! fenced by the token the claim wrote, so a worker that lost a job can never overwrite its
+//! successor. The heartbeat (`heartbeat.rs`) renews the leases on its own thread.
 
+mod claim;
 mod execute;
-mod finisher;
+mod finish;
 mod heartbeat;
 mod settings;
 
 pub use settings::WorkerSettings;
 
-use crate::backend::{ClaimRequest, HealthRecord, Watch, RECOVERY_ALONE_FROM_TRY};
-use crate::{failpoint, Error, Function, Pool, Result, State};
-use execute::{JobRunner, Prepared};
-use heartbeat::{Held, HeldJobs};
+use crate::backend::{HealthRecord, Watch};
+use crate::{Error, Function, Pool, Result, State};
+use execute::JobRunner;
+use heartbeat::HeldJobs;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -140,14 +143,84 @@ impl Worker {
 
     /// Runs until shut down (signal or [`ShutdownHandle`]), or in burst mode until the queue
     /// is empty. Backend errors while polling are logged and retried; they never stop it.
+    ///
+    /// Each turn of the loop is the same named steps: write the health record, claim due
+    /// jobs (each claimed job then runs as its own task: execute, then finish, retry or
+    /// release), look for abort requests, enqueue due cron ticks, and wait for the next poll
+    /// or a wake-up.
     pub async fn run(self) -> Result<WorkerStats> {
+        let mut w = Running::start(self).await?;
+        loop {
+            if w.stop.is_cancelled() {
+                break;
+            }
+            w.health().await;
+            let claimed = w.claim().await;
+            w.abort_requests().await;
+            w.cron.poll(&w.pool).await;
+            if w.burst_done(&claimed).await {
+                break;
+            }
+            w.wait(claimed).await;
+        }
+        Ok(w.shutdown().await)
+    }
+}
+
+/// What one claim step found, for the rest of the turn.
+pub(crate) struct ClaimTurn {
+    /// More work is likely waiting (every free slot was filled, or none was free): poll again
+    /// as soon as a slot frees.
+    backlog: bool,
+    /// When the turn began (the poll delay counts from it).
+    began: Instant,
+}
+
+/// A worker while it runs: what the steps of [`Worker::run`] share.
+pub(crate) struct Running {
+    pool: Pool,
+    settings: WorkerSettings,
+    queue: String,
+    stop: CancellationToken,
+    /// Cancelled when shutdown stops waiting for running jobs (or a second signal comes).
+    hard_cancel: CancellationToken,
+    signal_name: Arc<Mutex<Option<&'static str>>>,
+    state: Arc<State>,
+    counters: Arc<Counters>,
+    runner: Arc<JobRunner>,
+    finisher_task: tokio::task::JoinHandle<()>,
+    semaphore: Arc<Semaphore>,
+    /// Jobs held here: what the heartbeat renews and abort requests cancel.
+    held: HeldJobs,
+    heartbeat: std::thread::JoinHandle<()>,
+    heartbeat_stop: CancellationToken,
+    slot_freed: Arc<Notify>,
+    enqueued: Arc<Notify>,
+    watch_stop: CancellationToken,
+    tracker: TaskTracker,
+    /// This worker's id: the prefix of its fencing tokens and the name of its health record.
+    worker_id: String,
+    claim_seq: u64,
+    next_abort_check: Instant,
+    last_backlog: bool,
+    recovery_running: Arc<AtomicBool>,
+    recovery_waiting: bool,
+    next_health: Instant,
+    cron: crate::cron::Scheduler,
+    error_backoff: Duration,
+}
+
+impl Running {
+    /// Start-up: server checks, `on_startup`, the finisher, the heartbeat thread and push
+    /// wake-ups.
+    async fn start(worker: Worker) -> Result<Self> {
         let Worker {
             pool,
             settings,
             functions,
             queue,
             stop,
-        } = self;
+        } = worker;
         let hard_cancel = CancellationToken::new();
         let signal_name: Arc<Mutex<Option<&'static str>>> = Arc::default();
         if settings.handle_signals {
@@ -165,7 +238,7 @@ impl Worker {
                     tracing::warn!(queue = %queue, "{w}");
                 }
             }
-            Err(e) => tracing::warn!("could not check the redis configuration: {e}"),
+            Err(e) => tracing::warn!("could not check the server's configuration: {e}"),
         }
         let mut state = State::with_pool(pool.clone());
         if let Some(h) = &settings.on_startup {
@@ -175,7 +248,7 @@ impl Worker {
         }
         let state = Arc::new(state);
         let counters = Arc::new(Counters::default());
-        let (finisher, finisher_task) = finisher::Finisher::spawn(pool.clone());
+        let (finisher, finisher_task) = finish::Finisher::spawn(pool.clone());
         let runner = Arc::new(JobRunner {
             pool: pool.clone(),
             queue: queue.clone(),
@@ -186,8 +259,6 @@ impl Worker {
             cancel: hard_cancel.clone(),
             finisher,
         });
-        let semaphore = Arc::new(Semaphore::new(settings.max_jobs));
-        // Jobs held here: what the heartbeat renews and abort requests cancel.
         let held: HeldJobs = Arc::default();
         let heartbeat_stop = CancellationToken::new();
         let heartbeat = heartbeat::spawn(
@@ -198,7 +269,6 @@ impl Worker {
             heartbeat_stop.clone(),
         )
         .map_err(|e| Error::Config(format!("could not start the heartbeat thread: {e}")))?;
-        let slot_freed = Arc::new(Notify::new());
         // Push wake-ups: an enqueue by this crate's client wakes an idle worker at once; jobs
         // from Python clients and deferred jobs are found by polling.
         let enqueued = Arc::new(Notify::new());
@@ -220,202 +290,160 @@ impl Worker {
                 settings.poll_delay
             ),
         }
-        let tracker = TaskTracker::new();
-        let token_prefix = uuid::Uuid::new_v4().simple().to_string()[..16].to_owned();
-        let mut claim_seq: u64 = 0;
-        let mut next_abort_check = Instant::now();
-        let mut last_backlog = false;
-        let recovery_running = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let mut recovery_waiting = false;
-        let lease_ms = crate::time::duration_ms(settings.lease);
-        let mut next_health = Instant::now();
-        let mut cron = crate::cron::Scheduler::new(&settings, &queue)?;
-        let mut error_backoff = Duration::ZERO;
+        let cron = crate::cron::Scheduler::new(&settings, &queue)?;
         tracing::info!(
             queue = %queue,
             functions = ?{ let mut v: Vec<_> = functions.keys().collect(); v.sort(); v },
             "worker ready"
         );
+        Ok(Running {
+            semaphore: Arc::new(Semaphore::new(settings.max_jobs)),
+            pool,
+            settings,
+            queue,
+            stop,
+            hard_cancel,
+            signal_name,
+            state,
+            counters,
+            runner,
+            finisher_task,
+            held,
+            heartbeat,
+            heartbeat_stop,
+            slot_freed: Arc::new(Notify::new()),
+            enqueued,
+            watch_stop,
+            tracker: TaskTracker::new(),
+            worker_id: uuid::Uuid::new_v4().simple().to_string()[..16].to_owned(),
+            claim_seq: 0,
+            next_abort_check: Instant::now(),
+            last_backlog: false,
+            recovery_running: Arc::new(AtomicBool::new(false)),
+            recovery_waiting: false,
+            next_health: Instant::now(),
+            cron,
+            error_backoff: Duration::ZERO,
+        })
+    }
 
-        loop {
-            if stop.is_cancelled() {
-                break;
-            }
-            if Instant::now() >= next_health {
-                let text =
-                    health_text(&counters, settings.max_jobs - semaphore.available_permits());
-                let ttl =
-                    (settings.health_check_interval + Duration::from_secs(1)).as_millis() as i64;
-                let record = HealthRecord {
-                    queue: queue.clone(),
-                    check_key: settings.health_check_key.clone(),
-                    worker_id: token_prefix.clone(),
-                    text,
-                    ttl_ms: ttl,
-                };
-                match pool.backend().health(&record).await
-                {
-                    Ok(_) => next_health = Instant::now() + settings.health_check_interval,
-                    Err(e) => tracing::warn!("writing the health check failed: {e}"),
-                }
-            }
-
-            // Under a backlog, claim in batches: when a slot frees, give the jobs finishing
-            // with it a moment (at most 1 ms) to free theirs, until half the slots are free.
-            if last_backlog {
-                let half = (settings.max_jobs / 2).max(1);
-                let deadline = tokio::time::Instant::now() + Duration::from_millis(1);
-                while semaphore.available_permits() < half && !tracker.is_empty() {
-                    tokio::select! {
-                        _ = slot_freed.notified() => {}
-                        _ = tokio::time::sleep_until(deadline) => break,
-                    }
-                }
-            }
-            let iteration = Instant::now();
-            let started = counters.started.load(Ordering::Relaxed) as usize;
-            let burst_left = settings
-                .max_burst_jobs
-                .filter(|_| settings.burst)
-                .map(|m| m.saturating_sub(started));
-            let idle = semaphore.available_permits() == settings.max_jobs;
-            // A recovery (a job whose last worker died) runs alone: while one runs, or while
-            // one waits for this worker to be idle, claim nothing else.
-            let quarantine = recovery_running.load(Ordering::Relaxed) || recovery_waiting;
-            let free = if quarantine && !idle {
-                0
-            } else {
-                semaphore
-                    .available_permits()
-                    .min(burst_left.unwrap_or(usize::MAX))
-            };
-            // With every slot busy, or the last claim filling every free slot, more work is
-            // likely waiting: poll again as soon as a slot frees instead of after poll_delay.
-            let mut backlog = free == 0;
-            if free > 0 {
-                let req = ClaimRequest {
-                    queue: queue.clone(),
-                    limit: free,
-                    scan_limit: settings.read_limit(),
-                    token_prefix: token_prefix.clone(),
-                    seq: {
-                        claim_seq += 1;
-                        claim_seq
-                    },
-                    lease_ms,
-                    check_abort: settings.allow_abort_jobs,
-                    idle,
-                    alone_from_try: RECOVERY_ALONE_FROM_TRY,
-                };
-                let claim_sent = Instant::now();
-                match pool.backend().claim(&req).await {
-                    Ok(claimed) => {
-                        failpoint::hit("after_claim");
-                        error_backoff = Duration::ZERO;
-                        recovery_waiting = claimed.recovery_waiting;
-                        backlog = claimed.jobs.len() == free || recovery_waiting;
-                        for job in claimed.jobs {
-                            counters.started.fetch_add(1, Ordering::Relaxed);
-                            let recovery = job.alone.then(|| {
-                                recovery_running.store(true, Ordering::Relaxed);
-                                recovery_running.clone()
-                            });
-                            let prepared = runner.prepare(job);
-                            let permit = semaphore
-                                .clone()
-                                .try_acquire_owned()
-                                .expect("claimed no more jobs than free slots");
-                            let runner = runner.clone();
-                            let slot_freed = slot_freed.clone();
-                            let registered = match &prepared {
-                                Prepared::Run(run) => {
-                                    let id = run.claimed.job_id.clone();
-                                    held.lock().unwrap().insert(
-                                        id.clone(),
-                                        Held {
-                                            token: run.claimed.token.clone(),
-                                            enqueue_ms: run.record.enqueue_time_ms,
-                                            abort: run.abort.clone(),
-                                            lease_lost: run.lease_lost.clone(),
-                                            renewed_at: claim_sent,
-                                            started: Instant::now(),
-                                            timeout: run.timeout,
-                                            overrun_warned: false,
-                                        },
-                                    );
-                                    Some((id, held.clone()))
-                                }
-                                Prepared::Fail(_) | Prepared::PutBack(_) => None,
-                            };
-                            tracker.spawn(async move {
-                                runner.execute(prepared).await;
-                                if let Some((id, held)) = registered {
-                                    held.lock().unwrap().remove(&id);
-                                }
-                                if let Some(flag) = recovery {
-                                    flag.store(false, Ordering::Relaxed);
-                                }
-                                drop(permit);
-                                slot_freed.notify_one();
-                            });
-                        }
-                    }
-                    Err(e) => {
-                        error_backoff = (error_backoff * 2)
-                            .max(settings.poll_delay)
-                            .min(Duration::from_secs(5));
-                        tracing::error!(queue = %queue, "claiming jobs failed, retrying in {error_backoff:?}: {e}");
-                    }
-                }
-            }
-
-            // Abort requests are looked for once per poll, however often the loop turns.
-            if settings.allow_abort_jobs && Instant::now() >= next_abort_check {
-                next_abort_check = Instant::now() + settings.poll_delay;
-                check_aborts(&pool, &held).await;
-            }
-
-            cron.poll(&pool).await;
-
-            let limit_hit = settings.burst
-                && settings
-                    .max_burst_jobs
-                    .is_some_and(|m| counters.started.load(Ordering::Relaxed) as usize >= m);
-            // The queue can only be empty when the last claim came back short.
-            if settings.burst && (limit_hit || !backlog) {
-                let empty = if limit_hit {
-                    true
-                } else {
-                    match pool.backend().queue_size(&queue).await {
-                        Ok(n) => n == 0,
-                        Err(e) => {
-                            tracing::warn!("reading the queue size failed: {e}");
-                            false
-                        }
-                    }
-                };
-                if empty {
-                    tracing::info!(queue = %queue, "burst: queue empty, waiting for running jobs");
-                    break;
-                }
-            }
-
-            last_backlog = backlog;
-            let wait = if error_backoff > Duration::ZERO {
-                error_backoff
-            } else {
-                settings.poll_delay.saturating_sub(iteration.elapsed())
-            };
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = stop.cancelled() => {}
-                _ = slot_freed.notified(), if backlog => {}
-                _ = enqueued.notified() => {}
-            }
+    /// Health: writes this worker's health record every `health_check_interval`.
+    async fn health(&mut self) {
+        if Instant::now() < self.next_health {
+            return;
         }
+        let ongoing = self.settings.max_jobs - self.semaphore.available_permits();
+        let ttl = self.settings.health_check_interval + Duration::from_secs(1);
+        let record = HealthRecord {
+            queue: self.queue.clone(),
+            check_key: self.settings.health_check_key.clone(),
+            worker_id: self.worker_id.clone(),
+            text: health_text(&self.counters, ongoing),
+            ttl_ms: crate::time::duration_ms(ttl),
+        };
+        match self.pool.backend().health(&record).await {
+            Ok(_) => self.next_health = Instant::now() + self.settings.health_check_interval,
+            Err(e) => tracing::warn!("writing the health check failed: {e}"),
+        }
+    }
 
-        // Shut down: claim nothing more, give running jobs their grace (a second signal ends
-        // it), then cancel them; they are handed back to the queue without spending a try.
+    /// Abort requests: cancels running jobs whose abort was requested, once per poll however
+    /// often the loop turns (one backend call for all of them).
+    async fn abort_requests(&mut self) {
+        if !self.settings.allow_abort_jobs || Instant::now() < self.next_abort_check {
+            return;
+        }
+        self.next_abort_check = Instant::now() + self.settings.poll_delay;
+        let ids: Vec<String> = self.held.lock().unwrap().keys().cloned().collect();
+        if ids.is_empty() {
+            return;
+        }
+        match self.pool.backend().abort_requests(&ids).await {
+            Ok(requests) => {
+                let held = self.held.lock().unwrap();
+                for (id, marker_ms) in requests {
+                    if let Some(h) = held.get(&id) {
+                        if execute::marker_applies(marker_ms, h.enqueue_ms)
+                            && !h.abort.is_cancelled()
+                        {
+                            tracing::info!(job_id = %id, "abort requested, cancelling the job");
+                            h.abort.cancel();
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::warn!("checking abort requests failed: {e}"),
+        }
+    }
+
+    /// In burst mode: whether the queue is empty (or `max_burst_jobs` reached), so the worker
+    /// stops.
+    async fn burst_done(&self, turn: &ClaimTurn) -> bool {
+        if !self.settings.burst {
+            return false;
+        }
+        let limit_hit = self
+            .settings
+            .max_burst_jobs
+            .is_some_and(|m| self.counters.started.load(Ordering::Relaxed) as usize >= m);
+        // The queue can only be empty when the last claim came back short.
+        if !limit_hit && turn.backlog {
+            return false;
+        }
+        let empty = limit_hit
+            || match self.pool.backend().queue_size(&self.queue).await {
+                Ok(n) => n == 0,
+                Err(e) => {
+                    tracing::warn!("reading the queue size failed: {e}");
+                    false
+                }
+            };
+        if empty {
+            tracing::info!(queue = %self.queue, "burst: queue empty, waiting for running jobs");
+        }
+        empty
+    }
+
+    /// Waits for the next turn: the poll delay (or the error back-off), a freed slot under a
+    /// backlog, an enqueue wake-up, or shutdown.
+    async fn wait(&mut self, turn: ClaimTurn) {
+        self.last_backlog = turn.backlog;
+        let wait = if self.error_backoff > Duration::ZERO {
+            self.error_backoff
+        } else {
+            self.settings
+                .poll_delay
+                .saturating_sub(turn.began.elapsed())
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = self.stop.cancelled() => {}
+            _ = self.slot_freed.notified(), if turn.backlog => {}
+            _ = self.enqueued.notified() => {}
+        }
+    }
+
+    /// Shutdown: claims nothing more, gives running jobs their grace (a second signal ends
+    /// it), then cancels them; they are handed back to the queue without spending a try.
+    async fn shutdown(self) -> WorkerStats {
+        let Running {
+            pool,
+            settings,
+            queue,
+            stop,
+            hard_cancel,
+            signal_name,
+            state,
+            counters,
+            runner,
+            finisher_task,
+            heartbeat,
+            heartbeat_stop,
+            watch_stop,
+            tracker,
+            worker_id,
+            ..
+        } = self;
         tracker.close();
         if stop.is_cancelled() {
             let reason = signal_name
@@ -456,11 +484,7 @@ impl Worker {
         let _ = tokio::task::spawn_blocking(move || heartbeat.join()).await;
         if let Err(e) = pool
             .backend()
-            .health_close(
-                &queue,
-                settings.health_check_key.as_deref(),
-                &token_prefix,
-            )
+            .health_close(&queue, settings.health_check_key.as_deref(), &worker_id)
             .await
         {
             tracing::warn!("removing the health check failed: {e}");
@@ -478,29 +502,7 @@ impl Worker {
             started: counters.started.load(Ordering::Relaxed),
         };
         tracing::info!(queue = %queue, ?stats, "worker stopped");
-        Ok(stats)
-    }
-}
-
-/// Cancels running jobs whose abort was requested (one backend call for all of them).
-async fn check_aborts(pool: &Pool, held: &HeldJobs) {
-    let ids: Vec<String> = held.lock().unwrap().keys().cloned().collect();
-    if ids.is_empty() {
-        return;
-    }
-    match pool.backend().abort_requests(&ids).await {
-        Ok(markers) => {
-            let held = held.lock().unwrap();
-            for (id, marker_ms) in markers {
-                if let Some(h) = held.get(&id) {
-                    if execute::marker_applies(marker_ms, h.enqueue_ms) && !h.abort.is_cancelled() {
-                        tracing::info!(job_id = %id, "abort requested, cancelling the job");
-                        h.abort.cancel();
-                    }
-                }
-            }
-        }
-        Err(e) => tracing::warn!("checking abort requests failed: {e}"),
+        stats
     }
 }
 
