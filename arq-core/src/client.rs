@@ -737,11 +737,7 @@ impl<T> Job<T> {
     /// The stored result record, if the job finished and its result was kept, with when it
     /// expires ([`JobResult::expires_at`], read in the same step).
     pub async fn result_info(&self) -> Result<Option<JobResult>> {
-        let read = self
-            .pool
-            .backend
-            .result(&self.queue, &self.id)
-            .await?;
+        let read = self.pool.backend.result(&self.queue, &self.id).await?;
         if read.ttl == ResultTtl::Unknown && read.result.is_some() {
             tracing::debug!(job_id = %self.id, "the expiry of the result could not be read");
         }
@@ -798,11 +794,7 @@ impl<T> Job<T> {
             .wait_for(&*self.pool.backend, &self.queue, &self.id)
             .await;
         loop {
-            let read = self
-                .pool
-                .backend
-                .result(&self.queue, &self.id)
-                .await?;
+            let read = self.pool.backend.result(&self.queue, &self.id).await?;
             if let Some(raw) = read.result {
                 return self.decode_result(&raw);
             }

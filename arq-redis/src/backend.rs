@@ -9,7 +9,7 @@ use arq_core::backend::{
     QueueEntry, QueuePage, QueueStats, RawStatus, ReleaseRequest, ResultRead, ResultTtl,
     ResultsPage, RetryRequest, SetTryRequest, Watch,
 };
-use arq_core::backend::{CronTickReply, CronTickRequest, CronTickOutcome};
+use arq_core::backend::{CronTickOutcome, CronTickReply, CronTickRequest};
 use arq_core::{Error, Result};
 use bytes::Bytes;
 use fred::prelude::*;
@@ -658,11 +658,7 @@ impl Backend for RedisBackend {
         })
     }
 
-    fn result<'a>(
-        &'a self,
-        queue: &'a str,
-        job_id: &'a str,
-    ) -> BoxFuture<'a, Result<ResultRead>> {
+    fn result<'a>(&'a self, queue: &'a str, job_id: &'a str) -> BoxFuture<'a, Result<ResultRead>> {
         Box::pin(async move {
             let keys = vec![self.keys.result(job_id), self.keys.queue(queue).to_owned()];
             let reply: RValue = self.eval(&scripts().result, keys, vec![job_id]).await?;
@@ -1004,12 +1000,19 @@ impl Inspect for RedisBackend {
             let ids: Vec<String> = self
                 .pool
                 .next()
-                .custom(fred::cmd!("HKEYS"), vec![self.keys.worker_health_index(key)])
+                .custom(
+                    fred::cmd!("HKEYS"),
+                    vec![self.keys.worker_health_index(key)],
+                )
                 .await
                 .map_err(err)?;
             let mut out = Vec::new();
             for id in ids {
-                let v: RValue = self.pool.get(self.keys.worker_health(key, &id)).await.map_err(err)?;
+                let v: RValue = self
+                    .pool
+                    .get(self.keys.worker_health(key, &id))
+                    .await
+                    .map_err(err)?;
                 if let Some(record) = string_of(v) {
                     out.push((id, record));
                 }
@@ -1048,5 +1051,4 @@ impl Inspect for RedisBackend {
             Ok(n.max(0) as u64)
         })
     }
-
 }

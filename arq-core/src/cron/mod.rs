@@ -29,7 +29,7 @@ pub use schedule::{
     weekday_from_name, CronSchedule, CronValue, IntoCronValues, DEFAULT_MICROSECOND,
 };
 pub(crate) use scheduler::Scheduler;
-pub use tick::{CronTickReply, CronTickRequest, CronTick, CronTickOutcome};
+pub use tick::{CronTick, CronTickOutcome, CronTickReply, CronTickRequest};
 
 use crate::{Error, Function, Handler, JobOptions, Result, WorkerSettings};
 use chrono::{DateTime, Utc};

@@ -6,7 +6,7 @@
 //! monotonic clock, so the worker's own wall clock is never used to decide which tick is due.
 
 use super::schedule::Compiled;
-use super::{CronTickRequest, CronJob, CronTick, CronTickOutcome};
+use super::{CronJob, CronTick, CronTickOutcome, CronTickRequest};
 use crate::{now_ms, Error, JobRecord, Pool, Result, WorkerSettings};
 use std::time::{Duration, Instant};
 
