@@ -28,6 +28,8 @@ mod tick;
 pub use schedule::{
     weekday_from_name, CronSchedule, CronValue, IntoCronValues, DEFAULT_MICROSECOND,
 };
+#[doc(hidden)]
+pub use schedule::{__FIELD_RANGES, __MONTH_DAYS};
 pub(crate) use scheduler::Scheduler;
 pub use tick::{CronTick, CronTickOutcome, CronTickReply, CronTickRequest};
 

@@ -24,6 +24,19 @@ use std::fmt;
 /// Python arq's default `microsecond` of a cron tick: ids end in `…123`.
 pub const DEFAULT_MICROSECOND: u32 = 123_456;
 
+/// The fields of a field-based schedule, in [`Field`]'s order, with their smallest and
+/// largest values: the one table of them. `arq-macros` checks `#[arq::cron]` arguments at
+/// compile time against its own copy, which a unit test there compares with this one.
+#[doc(hidden)]
+pub const __FIELD_RANGES: [(&str, u32, u32); 6] = [
+    ("month", 1, 12),
+    ("day", 1, 31),
+    ("weekday", 0, 6),
+    ("hour", 0, 23),
+    ("minute", 0, 59),
+    ("second", 0, 59),
+];
+
 /// One field of a field-based schedule, with its range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Field {
@@ -37,25 +50,13 @@ pub(crate) enum Field {
 
 impl Field {
     pub(crate) fn name(self) -> &'static str {
-        match self {
-            Field::Month => "month",
-            Field::Day => "day",
-            Field::Weekday => "weekday",
-            Field::Hour => "hour",
-            Field::Minute => "minute",
-            Field::Second => "second",
-        }
+        __FIELD_RANGES[self as usize].0
     }
 
     /// Smallest and largest value.
     pub(crate) fn range(self) -> (u32, u32) {
-        match self {
-            Field::Month => (1, 12),
-            Field::Day => (1, 31),
-            Field::Weekday => (0, 6),
-            Field::Hour => (0, 23),
-            Field::Minute | Field::Second => (0, 59),
-        }
+        let (_, lo, hi) = __FIELD_RANGES[self as usize];
+        (lo, hi)
     }
 
     /// Every value of the field, as a bit mask (bit `v` set for value `v`).
@@ -310,8 +311,10 @@ fn values_of(mask: u64) -> Vec<u32> {
     (0..64).filter(|b| mask & (1 << b) != 0).collect()
 }
 
-/// The most days each month can have (February: 29).
-const MONTH_DAYS: [u32; 12] = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+/// The most days each month can have (February: 29); `arq-macros` checks its copy against it.
+#[doc(hidden)]
+pub const __MONTH_DAYS: [u32; 12] = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+use __MONTH_DAYS as MONTH_DAYS;
 
 fn invalid(msg: impl Into<String>) -> Error {
     Error::InvalidArgument(msg.into())

@@ -14,7 +14,7 @@ use syn::ext::IdentExt;
 use syn::{FnArg, GenericArgument, ItemFn, ReturnType, Type, Visibility};
 
 /// Python arq's default microsecond of a tick (ids end in `…123`).
-const DEFAULT_MICROSECOND: u32 = 123_456;
+pub(crate) const DEFAULT_MICROSECOND: u32 = 123_456;
 
 /// Everything `expand.rs` needs.
 pub(crate) struct CronModel {
@@ -64,7 +64,7 @@ fn full_mask(field: Field) -> u64 {
 }
 
 /// The most days each month can have (February: 29).
-const MONTH_DAYS: [u64; 12] = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+pub(crate) const MONTH_DAYS: [u64; 12] = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 /// Checks the function and the options; everything wrong is reported to `cx`.
 pub(crate) fn build(item: &ItemFn, args: CronArgs, cx: &Ctxt) -> CronModel {

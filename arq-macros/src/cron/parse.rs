@@ -766,3 +766,32 @@ mod tests {
         );
     }
 }
+
+/// The compile-time checks must accept exactly what the runtime accepts: the field names,
+/// their ranges, the days of each month and the default microsecond are the runtime's.
+#[cfg(test)]
+mod runtime_table {
+    use super::Field;
+
+    #[test]
+    fn the_field_table_is_the_runtimes() {
+        let ours: Vec<(&str, u64, u64)> = Field::ALL
+            .iter()
+            .map(|f| (f.name(), f.range().0, f.range().1))
+            .collect();
+        let runtime: Vec<(&str, u64, u64)> = arq_core::cron::__FIELD_RANGES
+            .iter()
+            .map(|&(n, lo, hi)| (n, u64::from(lo), u64::from(hi)))
+            .collect();
+        assert_eq!(ours, runtime);
+        let days: Vec<u64> = arq_core::cron::__MONTH_DAYS
+            .iter()
+            .map(|&d| u64::from(d))
+            .collect();
+        assert_eq!(super::super::model::MONTH_DAYS.to_vec(), days);
+        assert_eq!(
+            super::super::model::DEFAULT_MICROSECOND,
+            arq_core::cron::DEFAULT_MICROSECOND
+        );
+    }
+}
