@@ -1,21 +1,72 @@
-//! The examples run, end to end, against a private redis-server (cargo builds them before
-//! running the tests).
+//! The examples run, end to end, against a private redis-server. The test builds them first
+//! (`cargo build --examples` with this test's profile, features and target directory), so it
+//! never runs stale binaries, also under `cargo test --test examples`.
 
 mod common;
 
 use common::TestRedis;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// target/<profile>, from target/<profile>/deps/<this test>.
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().to_owned()
+}
+
+/// Builds the examples once per test process, as this test binary was built.
+fn build_examples() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let dir = profile_dir();
+        let target_dir = dir.parent().unwrap();
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+        let mut cmd = Command::new(env!("CARGO"));
+        cmd.args(["build", "--examples", "--manifest-path"])
+            .arg(&manifest)
+            .arg("--target-dir")
+            .arg(target_dir);
+        match dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") => {}
+            Some("release") => {
+                cmd.arg("--release");
+            }
+            Some(other) => {
+                cmd.args(["--profile", other]);
+            }
+            None => panic!("no profile directory above {}", dir.display()),
+        }
+        let features: Vec<&str> = [
+            ("pickle", cfg!(feature = "pickle")),
+            ("json", cfg!(feature = "json")),
+            ("failpoints", cfg!(feature = "failpoints")),
+        ]
+        .into_iter()
+        .filter_map(|(f, on)| on.then_some(f))
+        .collect();
+        if features.len() == 3 {
+            // As `cargo test --workspace --all-features` built this test: the same feature
+            // resolution, so nothing already built is built again.
+            cmd.args(["--workspace", "--all-features"]);
+        } else {
+            cmd.args(["-p", "arq"]);
+            if !features.is_empty() {
+                cmd.arg("--features").arg(features.join(","));
+            }
+        }
+        let out = cmd.output().unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));
+        assert!(
+            out.status.success(),
+            "building the examples failed ({cmd:?}):\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+}
 
 fn example(name: &str) -> PathBuf {
-    // target/<profile>/deps/<this test> -> target/<profile>/examples/<name>
-    let exe = std::env::current_exe().unwrap();
-    exe.parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join(name)
+    build_examples();
+    profile_dir().join("examples").join(name)
 }
 
 fn run(name: &str, args: &[&str], redis: &TestRedis) -> Output {

@@ -1,6 +1,8 @@
 //! The pickle and JSON codecs against Python arq's real records, against pickles of every
-//! protocol made by Python, and, when `python3` is installed, against Python itself (the
-//! tests that need it print a note and pass when it is missing).
+//! protocol made by Python, and against Python itself: real Python arq 0.28.0 from the venv
+//! that `scripts/python-env.sh` builds (on first use, under `flock`, as the root crate's
+//! interop tests do), or `$ARQ_PYTHON`. These tests are never skipped: without a usable
+//! Python they fail and say what is missing.
 //!
 //! Fixtures are in `tests/fixtures/pickle/`: `captured.txt` (records from the arq 0.28
 //! captures), `generated.txt` (written by `generate.py`, which documents its format) and
@@ -24,20 +26,54 @@ fn map(entries: Vec<(&str, Value)>) -> Value {
     Value::Map(entries.into_iter().map(|(k, v)| (s(k), v)).collect())
 }
 
-/// Runs Python's `-c script` with `stdin` and returns its stdout, or `None` (after printing a
-/// note) when there is no Python. The interpreter is `$ARQ_PYTHON` when set (CI points it at
-/// a virtualenv with the real arq 0.28), else `python3` with the arq stand-ins of
-/// `fixtures/pickle/pystub` on `PYTHONPATH`.
-fn python(script: &str, stdin: &str) -> Option<String> {
-    let (interpreter, stub) = match std::env::var("ARQ_PYTHON") {
-        Ok(p) if !p.is_empty() => (p, false),
-        _ => ("python3".to_owned(), true),
-    };
-    let mut command = Command::new(&interpreter);
-    if stub {
-        command.env("PYTHONPATH", fixtures().join("pystub"));
-    }
-    let child = command
+/// The interpreter: `$ARQ_PYTHON` when set, else the venv of `scripts/python-env.sh` (built
+/// once, under `flock` on `target/python-venv.lock` like `tests/common/python.rs`, so parallel
+/// test processes build it once).
+fn interpreter() -> PathBuf {
+    static PYTHON: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PYTHON
+        .get_or_init(|| {
+            if let Some(p) = std::env::var_os("ARQ_PYTHON").filter(|p| !p.is_empty()) {
+                let p = PathBuf::from(p);
+                assert!(
+                    p.exists(),
+                    "ARQ_PYTHON={} does not exist; unset it to let the tests build \
+                     target/python-venv",
+                    p.display()
+                );
+                return p;
+            }
+            let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .unwrap()
+                .to_owned();
+            let _ = std::fs::create_dir_all(root.join("target"));
+            let out = Command::new("flock")
+                .arg(root.join("target/python-venv.lock"))
+                .arg(root.join("scripts/python-env.sh"))
+                .current_dir(&root)
+                .stdin(Stdio::null())
+                .stderr(Stdio::inherit())
+                .output()
+                .unwrap_or_else(|e| panic!("could not run scripts/python-env.sh under flock: {e}"));
+            assert!(
+                out.status.success(),
+                "scripts/python-env.sh failed ({:?}): the Python cross-checks need python3 with \
+                 the venv module and PyPI (arq==0.28.0); see its output above, or set ARQ_PYTHON",
+                out.status
+            );
+            let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+            assert!(p.exists(), "scripts/python-env.sh printed {}", p.display());
+            p
+        })
+        .clone()
+}
+
+/// Runs Python's `-c script` with `stdin` and returns its stdout; panics (failing the test)
+/// when Python cannot be started or fails.
+fn python(script: &str, stdin: &str) -> String {
+    let interpreter = interpreter();
+    let mut child = Command::new(&interpreter)
         .arg("-c")
         .arg(script)
         .env("PYTHONIOENCODING", "utf-8")
@@ -46,15 +82,8 @@ fn python(script: &str, stdin: &str) -> Option<String> {
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(c) => c,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            eprintln!("note: {interpreter} not found; skipping the Python cross-check");
-            return None;
-        }
-        Err(e) => panic!("starting {interpreter}: {e}"),
-    };
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {}: {e}", interpreter.display()));
     {
         use std::io::Write;
         let mut input = child.stdin.take().unwrap();
@@ -63,10 +92,11 @@ fn python(script: &str, stdin: &str) -> Option<String> {
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
-        "{interpreter} failed: {}",
+        "{} failed: {}",
+        interpreter.display(),
         String::from_utf8_lossy(&out.stderr)
     );
-    Some(String::from_utf8(out.stdout).unwrap())
+    String::from_utf8(out.stdout).unwrap()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -407,9 +437,7 @@ mod pickle {
     #[test]
     fn pickles_made_by_the_local_python_at_test_time() {
         let script = "exec(compile(open('generate.py').read(), 'generate.py', 'exec'))";
-        let Some(out) = python(script, "") else {
-            return;
-        };
+        let out = python(script, "");
         check_generated(&generated(&out));
     }
 
@@ -773,9 +801,7 @@ mod pickle {
                       \x20       except ValueError as e:\n\
                       \x20           assert e.args == ('boom',)\n\
                       \x20   print(repr(obj) + '\\t' + pickle.dumps(obj, protocol=5).hex())\n";
-        let Some(out) = python(script, &input) else {
-            return;
-        };
+        let out = python(script, &input);
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines.len(), cases.len());
         for ((value, expected), line) in cases.iter().zip(lines) {
@@ -885,9 +911,7 @@ mod json {
                       for line in sys.stdin.read().split('\\n'):\n\
                       \x20   if line:\n\
                       \x20       print(json.dumps(json.loads(line)))\n";
-        let Some(out) = python(script, &(ours.join("\n") + "\n")) else {
-            return;
-        };
+        let out = python(script, &(ours.join("\n") + "\n"));
         let theirs: Vec<&str> = out.lines().collect();
         assert_eq!(theirs.len(), ours.len());
         for (o, t) in ours.iter().zip(theirs) {
@@ -910,9 +934,7 @@ values = [
 for v in values:
     print(json.dumps(v))
 "#;
-        let Some(out) = python(script, "") else {
-            return;
-        };
+        let out = python(script, "");
         let docs: Vec<Value> = out
             .lines()
             .map(|l| {

@@ -34,11 +34,6 @@ pub fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
-/// Whether the heavy tier (`ARQ_FAULT_HEAVY=1`) was asked for.
-pub fn heavy() -> bool {
-    std::env::var("ARQ_FAULT_HEAVY").is_ok_and(|v| !v.is_empty() && v != "0")
-}
-
 /// Polls `f` every 20 ms until it returns true; false after `within`.
 pub async fn wait_until<F, Fut>(within: Duration, mut f: F) -> bool
 where
