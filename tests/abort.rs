@@ -105,7 +105,12 @@ async fn abort_running(max_jobs: usize) {
     .unwrap();
     let stop = worker.shutdown_handle();
     let run = tokio::spawn(worker.run());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while job.status().await.unwrap() != JobStatus::InProgress {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the worker never started the job"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let asked = std::time::Instant::now();

@@ -374,7 +374,10 @@ async fn admin_commands_inspect_and_steer_a_live_queue() {
             .poll_delay(Duration::from_millis(20)),
     )
     .unwrap();
-    w.run().await.unwrap();
+    tokio::time::timeout(Duration::from_secs(30), w.run())
+        .await
+        .expect("the burst worker did not drain the queue within 30 s")
+        .unwrap();
     let (code, v) = run(with(&["result", "j1"], &[]));
     assert_eq!(
         (code, &v["success"], &v["result"]),

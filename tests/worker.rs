@@ -734,18 +734,31 @@ async fn the_lease_is_short_and_the_heartbeat_renews_it_for_long_jobs() {
     let mut tokens = std::collections::HashSet::new();
     let mut samples = 0;
     let mut max_ttl = 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
     loop {
-        let token: Option<String> = raw.get(&key).await.unwrap();
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job never ended ({samples} samples)"
+        );
+        // PTTL first: a key gone between the two reads is then seen as gone, not as a lease
+        // without a TTL. The finish removes the key and stores the result in one step, so a
+        // key gone with no result means the lease lapsed while the job ran.
         let ttl: i64 = raw.pttl(&key).await.unwrap();
-        match token {
-            Some(t) => {
-                assert!(ttl > 0, "the lease lapsed while the job ran (pttl {ttl})");
+        if ttl == -2 {
+            if samples > 0 {
+                assert!(
+                    job.result_info().await.unwrap().is_some(),
+                    "the lease lapsed while the job ran"
+                );
+                break;
+            }
+        } else {
+            assert!(ttl > 0, "a lease without a TTL (pttl {ttl})");
+            if let Some(t) = raw.get::<Option<String>, _>(&key).await.unwrap() {
                 max_ttl = max_ttl.max(ttl);
                 tokens.insert(t);
                 samples += 1;
             }
-            None if samples > 0 => break,
-            None => {}
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -773,7 +786,12 @@ async fn redis_errors_during_a_job_do_not_stop_the_worker() {
     let raw = redis.raw().await;
     let first = sleep_ms::enqueue(&pool, 300).await.unwrap();
     let (stop, run) = spawn_worker(&pool, fast_settings().functions([sleep_ms::FUNCTION]));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while first.status().await.unwrap() != JobStatus::InProgress {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the worker never started the job"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     // Break the abort set's type: every claim and finish script now fails with WRONGTYPE.
@@ -855,8 +873,32 @@ async fn an_enqueue_wakes_an_idle_worker_without_waiting_for_its_poll() {
             .functions([sleep_ms::FUNCTION])
             .poll_delay(Duration::from_secs(30)),
     );
-    // Let the worker make its first (empty) poll and go idle.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Calls of `command` so far (commands a script runs are counted too).
+    let raw = redis.raw().await;
+    let calls = |command: &'static str| {
+        let raw = raw.clone();
+        async move {
+            let info: String = raw
+                .info(Some(fred::types::InfoKind::CommandStats))
+                .await
+                .unwrap();
+            info.lines()
+                .find_map(|l| l.strip_prefix(&format!("cmdstat_{command}:calls=")))
+                .and_then(|rest| rest.split(',').next())
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0)
+        }
+    };
+    // The worker's first (empty) poll is its claim script's ZRANGEBYSCORE; then it is idle
+    // for 30 s.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while calls("zrangebyscore").await == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the worker never polled"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let job = sleep_ms::enqueue(&pool, 0).await.unwrap();
     let done: u64 = job
         .result(Duration::from_secs(10))
@@ -864,6 +906,17 @@ async fn an_enqueue_wakes_an_idle_worker_without_waiting_for_its_poll() {
         .expect("the idle worker was woken by the enqueue");
     assert_eq!(done, 0);
     // A deferred job publishes nothing: it is found by polling when due.
+    let published = calls("publish").await;
+    assert!(published >= 1, "the due enqueue published nothing");
+    sleep_ms::enqueue(&pool, 0)
+        .defer_by(Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(
+        calls("publish").await,
+        published,
+        "a deferred enqueue published a wake-up"
+    );
     stop.shutdown();
     run.await.unwrap().unwrap();
 }
