@@ -38,14 +38,40 @@ fn every_second(name: &str) -> CronJob {
 }
 
 pub async fn cron_ticks_once_per_tick_with_two_workers(f: &impl Factory) {
+    ticks_once(
+        f,
+        "cron_ticks_once_per_tick_with_two_workers",
+        "tick",
+        [0, 0],
+    )
+    .await;
+}
+
+/// One worker's clock 2 s ahead (it enqueues ticks early, deferred to their time), one 2 s
+/// behind (it meets each tick after it ran): still one run per tick, by the backend's clock.
+pub async fn cron_ticks_once_with_skewed_worker_clocks(f: &impl Factory) {
+    ticks_once(
+        f,
+        "cron_ticks_once_with_skewed_worker_clocks",
+        "skew",
+        [2_000, -2_000],
+    )
+    .await;
+}
+
+async fn ticks_once(f: &impl Factory, test: &str, job_name: &str, skews: [i64; 2]) {
     let env = f.start().await;
-    let q = env.queue("cron_ticks_once_per_tick_with_two_workers");
-    let name = format!("conf-tick-{}", env.backend);
+    let q = env.queue(test);
+    let name = format!("conf-{job_name}-{}", env.backend);
     let job = every_second(&name);
-    let cron_settings = || settings(&q, []).cron_jobs([job.clone()]);
-    let a = spawn(&env.pool, cron_settings());
+    let cron_settings = |skew| {
+        settings(&q, [])
+            .cron_jobs([job.clone()])
+            .cron_clock_skew_ms(skew)
+    };
+    let a = spawn(&env.pool, cron_settings(skews[0]));
     let other = env.other_pool().await;
-    let b = spawn(&other, cron_settings());
+    let b = spawn(&other, cron_settings(skews[1]));
     // Five ticks; a tick run twice would run at the same time as the first copy.
     wait_for("five cron ticks", Duration::from_secs(20), || async {
         (ticks_of(&q).len() >= 5).then_some(())

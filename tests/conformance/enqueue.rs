@@ -242,3 +242,50 @@ pub async fn no_result_kept_frees_the_id(f: &impl Factory) {
     burst(pool, settings(&q, [keep_nothing::FUNCTION])).await;
     assert_eq!(start_counts(&q).get(&id), Some(&2));
 }
+
+pub async fn defer_until_long_past_is_refused(f: &impl Factory) {
+    let env = f.start().await;
+    let q = env.queue("defer_until_long_past_is_refused");
+    let pool = &env.pool;
+    // More than a day ago: it would expire at once; refused, with no orphan queue entry.
+    let err = work::enqueue(pool, q.clone(), 0)
+        .queue_name(&q)
+        .job_id(env.id("past", "1"))
+        .defer_until(chrono::Utc::now() - chrono::Duration::days(2))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, arq::Error::InvalidArgument(_)), "{err}");
+    assert_eq!(pool.queue_size(&q).await.unwrap(), 0);
+    let job = pool.job::<u32>(env.id("past", "1")).in_queue(&q);
+    assert_eq!(job.status().await.unwrap(), JobStatus::NotFound);
+    assert!(job.info().await.unwrap().is_none());
+    // A little in the past: due at once, and runs.
+    let job = work::enqueue(pool, q.clone(), 0)
+        .queue_name(&q)
+        .defer_until(chrono::Utc::now() - chrono::Duration::seconds(5))
+        .await
+        .unwrap();
+    assert_eq!(job.status().await.unwrap(), JobStatus::Queued);
+    burst(pool, settings(&q, [work::FUNCTION])).await;
+    assert_eq!(job.result(RESULT_WAIT).await.unwrap(), 1);
+}
+
+pub async fn due_jobs_run_in_score_order(f: &impl Factory) {
+    let env = f.start().await;
+    let q = env.queue("due_jobs_run_in_score_order");
+    let pool = &env.pool;
+    let mut expected = Vec::new();
+    // Enqueued newest-due first: the order of due times, not of enqueues, decides.
+    for i in 0..6i64 {
+        let job = work::enqueue(pool, q.clone(), 0)
+            .queue_name(&q)
+            .defer_until(chrono::Utc::now() - chrono::Duration::seconds(i + 1))
+            .await
+            .unwrap();
+        expected.insert(0, job.id().to_owned());
+    }
+    let stats = burst(pool, settings(&q, [work::FUNCTION]).max_jobs(1)).await;
+    assert_eq!(stats.complete, 6);
+    let order: Vec<String> = starts(&q).into_iter().map(|r| r.job_id).collect();
+    assert_eq!(order, expected, "oldest score first");
+}

@@ -255,3 +255,54 @@ pub async fn delete_running_job_discards_its_outcome(f: &impl Factory) {
     assert_eq!(pool.queue_size(&q).await.unwrap(), 0);
     assert_eq!(start_counts(&q).get(job.id()), Some(&1));
 }
+
+pub async fn listings_page_through_long_queues(f: &impl Factory) {
+    const N: usize = 1_100;
+    let env = f.start().await;
+    let q = env.queue("listings_page_through_long_queues");
+    let pool = &env.pool;
+    let mut ids = HashSet::new();
+    for i in 0..N {
+        let job = work::enqueue(pool, q.clone(), 0)
+            .queue_name(&q)
+            .job_id(env.id("long", &format!("{i:05}")))
+            .await
+            .unwrap();
+        ids.insert(job.id().to_owned());
+    }
+    // queued_jobs reads pages of 1000.
+    let jobs = pool.queued_jobs(&q).await.unwrap();
+    assert_eq!(jobs.len(), N);
+    let listed: HashSet<String> = jobs.iter().map(|j| j.job_id.clone()).collect();
+    assert_eq!(listed, ids, "each job listed once");
+    assert!(jobs.windows(2).all(|w| w[0].score <= w[1].score));
+    let tail = pool.queued_jobs_page(&q, 1_000, 1_000).await.unwrap();
+    assert_eq!(tail.len(), N - 1_000);
+    assert_eq!(pool.queue_info(&q).await.unwrap().total, N as u64);
+
+    // all_job_results reads pages of 500.
+    let stats = burst(pool, settings(&q, [work::FUNCTION]).max_jobs(50)).await;
+    assert_eq!(stats.complete, N as u64);
+    let results: Vec<_> = pool
+        .all_job_results()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.queue_name == q)
+        .collect();
+    let found: HashSet<String> = results.iter().map(|r| r.job_id.clone()).collect();
+    assert_eq!(found, ids, "each result listed");
+    assert_eq!(results.len(), N, "no result listed twice");
+
+    // purge deletes in batches of 1000.
+    for i in 0..N {
+        work::enqueue(pool, q.clone(), 0)
+            .queue_name(&q)
+            .job_id(env.id("purge", &i.to_string()))
+            .defer_by(Duration::from_secs(600))
+            .await
+            .unwrap();
+    }
+    assert_eq!(pool.purge_queue(&q).await.unwrap(), N as u64);
+    assert_eq!(pool.queue_size(&q).await.unwrap(), 0);
+}

@@ -307,3 +307,34 @@ pub async fn unknown_function_fails_that_job(f: &impl Factory) {
     assert_eq!(good.result(RESULT_WAIT).await.unwrap(), 1);
     assert_eq!(pool.queue_size(&q).await.unwrap(), 0);
 }
+
+pub async fn worker_keep_result_forever_covers_early_failures(f: &impl Factory) {
+    let env = f.start().await;
+    let q = env.queue("worker_keep_result_forever_covers_early_failures");
+    let pool = &env.pool;
+    // A failure before any run (unknown function) keeps its result as the worker says.
+    let job = pool
+        .enqueue_job("not_here", vec![])
+        .queue_name(&q)
+        .await
+        .unwrap();
+    let done = work::enqueue(pool, q.clone(), 0)
+        .queue_name(&q)
+        .await
+        .unwrap();
+    burst(
+        pool,
+        settings(&q, [work::FUNCTION]).keep_result_forever(true),
+    )
+    .await;
+    let r = job
+        .result_info()
+        .await
+        .unwrap()
+        .expect("the failure is kept");
+    assert!(!r.success);
+    assert_eq!(r.expires_at, None, "kept forever");
+    let r = done.result_info().await.unwrap().expect("a result");
+    assert!(r.success);
+    assert_eq!(r.expires_at, None, "kept forever");
+}
