@@ -599,15 +599,20 @@ async fn s14_enqueue_reply_lost(name: &str, outage: Duration) {
         r"enqueue of job \S+ may or may not have been applied",
         &[("error", &err.to_string())],
     );
-    // The caller repeats it, as the error says: once the client is connected again the
-    // answer is a duplicate (while it reconnects, the repeat may itself be unknown or fail
-    // to connect; it is never Ok).
+    assert_repeat_is_duplicate(&client, &sc.queue, &id).await;
+    assert_eq!(sc.pool.queue_size(&sc.queue).await.unwrap(), 1);
+}
+
+/// The caller repeats an enqueue whose reply was lost, as the error says: once the client is
+/// connected again the answer is a duplicate (while it reconnects, the repeat may itself be
+/// unknown or fail to connect; it is never Ok).
+async fn assert_repeat_is_duplicate(client: &arq::Pool, queue: &str, id: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut answers = Vec::new();
     loop {
-        let again = fault::jobs::ledger_sleep::enqueue(&client, 10)
-            .job_id(&id)
-            .queue_name(&sc.queue)
+        let again = fault::jobs::ledger_sleep::enqueue(client, 10)
+            .job_id(id)
+            .queue_name(queue)
             .await;
         let transient = matches!(
             &again,
@@ -627,7 +632,6 @@ async fn s14_enqueue_reply_lost(name: &str, outage: Duration) {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(sc.pool.queue_size(&sc.queue).await.unwrap(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -665,14 +669,7 @@ async fn s14_enqueue_reply_lost_replay_is_truthful() {
         Some(1),
         "the enqueue was applied"
     );
-    let again = fault::jobs::ledger_sleep::enqueue(&client, 10)
-        .job_id(&id)
-        .queue_name(&sc.queue)
-        .await;
-    assert!(
-        matches!(&again, Err(e) if e.is_duplicate()),
-        "the retry with the same id: {again:?}"
-    );
+    assert_repeat_is_duplicate(&client, &sc.queue, &id).await;
     assert_eq!(sc.pool.queue_size(&sc.queue).await.unwrap(), 1);
 }
 

@@ -282,7 +282,11 @@ async fn handle(client: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> {
                 cw.write_all(&std::mem::take(&mut held_down)).await?;
             }
         }
+        // Biased, mode change first: a test sets a mode and then sends the request it is
+        // meant for, so when both are pending (a busy machine) the request must be handled in
+        // the new mode, not in the one read at the top of this turn.
         tokio::select! {
+            biased;
             changed = mode_rx.changed() => {
                 if changed.is_err() || shared.stop.load(Ordering::SeqCst) {
                     break;
