@@ -1,7 +1,11 @@
 //! [`Backend`] on Redis: every step is one script call (EVALSHA) or one command.
 
 use crate::keys::KeyLayout;
+use crate::reply::{
+    array, bytes_of, int_of, maybe_applied, protocol, redis_error as err, score_of, string_of,
+};
 use crate::scripts::scripts;
+use crate::server::{check_clock, oom_detail, MAX_CLOCK_SKEW_MS};
 use crate::settings::{connect, RedisSettings};
 use arq_core::backend::{
     AbortOutcome, AbortRequest, Backend, BoxFuture, ClaimRequest, Claimed, ClaimedJob, Defer,
@@ -33,108 +37,6 @@ impl std::fmt::Debug for RedisBackend {
     }
 }
 
-fn err(e: fred::error::Error) -> Error {
-    Error::backend(e)
-}
-
-/// Clocks further apart than this are reported: `defer_until`/`run_at` and the enqueue time
-/// in job records use this machine's clock, due-ness uses Redis's. Up to this difference, a
-/// `defer_by` job is scored from the record's enqueue time, as Python arq scores it; beyond
-/// it, from Redis's clock (`lua/enqueue.lua`).
-const MAX_CLOCK_SKEW_MS: i64 = 2_000;
-
-/// Warns (at most once a minute) when this machine's clock and Redis's disagree.
-fn check_clock(server_ms: i64) {
-    use std::sync::atomic::{AtomicI64, Ordering};
-    static LAST_WARNING: AtomicI64 = AtomicI64::new(0);
-    let local = arq_core::now_ms();
-    let skew = local - server_ms;
-    if skew.abs() > MAX_CLOCK_SKEW_MS && local - LAST_WARNING.load(Ordering::Relaxed) > 60_000 {
-        LAST_WARNING.store(local, Ordering::Relaxed);
-        tracing::warn!(
-            "clock skew of {}s between this machine and redis (this clock is {}): jobs deferred \
-             with defer_until/run_at use this clock, due-ness uses redis's",
-            skew.abs() / 1000,
-            if skew > 0 { "ahead" } else { "behind" }
-        );
-    }
-}
-
-/// The value of `name` in an `INFO` reply.
-fn info_field(info: &str, name: &str) -> Option<String> {
-    info.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-        .map(|v| v.trim().to_owned())
-}
-
-/// ` (maxmemory=<bytes>, policy=<policy>)` from INFO memory, or nothing when unreadable.
-async fn oom_detail(pool: &fred::clients::Pool) -> String {
-    let info: String = match pool.info(Some(fred::types::InfoKind::Memory)).await {
-        Ok(i) => i,
-        Err(_) => return String::new(),
-    };
-    match (
-        info_field(&info, "maxmemory"),
-        info_field(&info, "maxmemory_policy"),
-    ) {
-        (Some(m), Some(p)) => format!(" (maxmemory={m}, policy={p})"),
-        _ => String::new(),
-    }
-}
-
-/// Whether a failed write may have reached the server anyway (its reply was lost).
-fn maybe_applied(e: &fred::error::Error) -> bool {
-    use fred::error::ErrorKind;
-    matches!(
-        e.kind(),
-        ErrorKind::IO | ErrorKind::Timeout | ErrorKind::Canceled | ErrorKind::Unknown
-    )
-}
-
-fn protocol(msg: impl Into<String>) -> Error {
-    Error::backend(format!("unexpected reply from redis: {}", msg.into()))
-}
-
-fn bytes_of(v: RValue) -> Option<Bytes> {
-    match v {
-        RValue::Bytes(b) => Some(b),
-        RValue::String(s) => Some(s.into_inner()),
-        _ => None,
-    }
-}
-
-fn int_of(v: &RValue) -> Option<i64> {
-    match v {
-        RValue::Integer(i) => Some(*i),
-        RValue::String(s) => s.parse().ok(),
-        RValue::Bytes(b) => std::str::from_utf8(b).ok()?.parse().ok(),
-        RValue::Double(d) => Some(d.round() as i64),
-        _ => None,
-    }
-}
-
-/// A sorted-set score as integer ms (Python arq writes whole milliseconds; a fractional score
-/// written by hand is rounded).
-fn score_of(v: &RValue) -> Option<i64> {
-    let ms: f64 = match v {
-        RValue::Double(d) => *d,
-        RValue::Integer(i) => return Some(*i),
-        RValue::String(s) => s.parse().ok()?,
-        RValue::Bytes(b) => std::str::from_utf8(b).ok()?.parse().ok()?,
-        _ => return None,
-    };
-    ms.is_finite().then(|| ms.round() as i64)
-}
-
-fn string_of(v: RValue) -> Option<String> {
-    match v {
-        RValue::String(s) => Some(s.to_string()),
-        RValue::Bytes(b) => String::from_utf8(b.to_vec()).ok(),
-        RValue::Integer(i) => Some(i.to_string()),
-        _ => None,
-    }
-}
-
 /// A script argument that may be absent: the bytes, or `''`.
 fn optional_bytes(b: Option<&[u8]>) -> RValue {
     b.map_or_else(|| "".into(), |b| RValue::Bytes(Bytes::copy_from_slice(b)))
@@ -145,16 +47,6 @@ fn optional_ms(ms: Option<i64>) -> RValue {
     ms.map(|ms| ms.max(1).to_string())
         .unwrap_or_default()
         .into()
-}
-
-fn array(v: RValue, what: &str) -> Result<Vec<RValue>> {
-    match v {
-        RValue::Array(items) => Ok(items),
-        RValue::Null => Ok(Vec::new()),
-        other => Err(protocol(format!(
-            "{what}: expected an array, got {other:?}"
-        ))),
-    }
 }
 
 impl RedisBackend {
@@ -415,41 +307,7 @@ impl Backend for RedisBackend {
     }
 
     fn config_warnings(&self) -> BoxFuture<'_, Result<Vec<String>>> {
-        Box::pin(async move {
-            let info: String = self
-                .pool
-                .info(None)
-                .await
-                .map_err(|e| crate::acl::command_error(e, self.pool.next(), "INFO", &[]))?;
-            let field = |name: &str| info_field(&info, name);
-            let mut warnings = Vec::new();
-            if let Some(policy) = field("maxmemory_policy") {
-                if policy != "noeviction" {
-                    warnings.push(format!(
-                        "maxmemory-policy is {policy}; jobs can be evicted when redis is full \
-                         (set maxmemory-policy noeviction)"
-                    ));
-                }
-            }
-            let aof = field("aof_enabled").as_deref() == Some("1");
-            // RDB snapshots are on when `save` has rules; INFO does not say, CONFIG GET does
-            // (a user without CONFIG rights just skips this check).
-            let save: Option<Vec<String>> = self
-                .pool
-                .next()
-                .custom(fred::cmd!("CONFIG"), vec!["GET", "save"])
-                .await
-                .ok();
-            let rdb = save.and_then(|v| v.get(1).map(|rules| !rules.trim().is_empty()));
-            if !aof && rdb == Some(false) {
-                warnings.push(
-                    "persistence is off (no AOF, no RDB snapshots): a redis restart loses every \
-                     queued job and result"
-                        .to_owned(),
-                );
-            }
-            Ok(warnings)
-        })
+        Box::pin(crate::server::config_warnings(&self.pool))
     }
 
     fn set_try<'a>(&'a self, req: &'a SetTryRequest) -> BoxFuture<'a, Result<()>> {
@@ -760,21 +618,7 @@ impl Backend for RedisBackend {
     }
 
     fn describe<'a>(&'a self) -> BoxFuture<'a, Result<String>> {
-        Box::pin(async move {
-            let info: String = self
-                .pool
-                .info(None)
-                .await
-                .map_err(|e| crate::acl::command_error(e, self.pool.next(), "INFO", &[]))?;
-            let keys: i64 = self.pool.dbsize().await.map_err(err)?;
-            let field = |name: &str| info_field(&info, name).unwrap_or_else(|| "?".to_owned());
-            Ok(format!(
-                "redis_version={} mem_usage={} clients_connected={} db_keys={keys}",
-                field("redis_version"),
-                field("used_memory_human"),
-                field("connected_clients"),
-            ))
-        })
+        Box::pin(crate::server::describe(&self.pool))
     }
 
     fn cron_tick<'a>(&'a self, req: &'a CronTickRequest) -> BoxFuture<'a, Result<CronTickReply>> {

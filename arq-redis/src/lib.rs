@@ -10,7 +10,9 @@ mod acl;
 mod backend;
 mod keys;
 mod pubsub;
+mod reply;
 mod scripts;
+mod server;
 mod settings;
 
 pub use acl::{is_permission_error, refused_before_running, PermissionDenied};
