@@ -30,6 +30,7 @@ pub struct CronTick {
 
 /// What happened to one tick.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CronTickOutcome {
     /// The tick was claimed and its job enqueued.
     Enqueued,

@@ -39,6 +39,7 @@ pub(crate) struct Counters {
 
 /// What a worker did, returned when it stops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct WorkerStats {
     /// Jobs that succeeded.
     pub complete: u64,
