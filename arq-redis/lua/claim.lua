@@ -11,7 +11,7 @@
 -- alone (the worker's policy; 3 by default)
 -- Due entries are read in chunks; for each chunk, leases and try counters are read with one
 -- MGET each, so a job taken costs two writes: its lease and its try counter (Python arq's
--- INCR + EXPIRE 88400, as one SET).
+-- INCR + EXPIRE 88400, as one SET; 88400 s is RETRY_KEY_TTL_S in src/keys.rs).
 -- A try after the first is a recovery unless the last attempt handed the job back (retry or
 -- shutdown leave the marker `<retry key>:clean`): its last worker died or lost the lease,
 -- maybe because of the job itself. A first recovery runs as usual (the crash was most likely

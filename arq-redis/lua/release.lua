@@ -4,6 +4,7 @@
 -- KEYS[1] in-progress, KEYS[2] retry counter, KEYS[3] handed-back marker, KEYS[4] release count
 -- ARGV[1] token, ARGV[2] free releases
 -- returns 0 when not held, 1 when released with the try given back, 2 with the try counted
+-- 88400 s: Python arq's retry-key TTL (RETRY_KEY_TTL_S in src/keys.rs).
 local cur = redis.call('GET', KEYS[1])
 if cur ~= ARGV[1] then
   -- A repeat of a release that was applied (its reply was lost) changes nothing.

@@ -7,6 +7,7 @@
 -- The marker holds the token, so a repeat of a retry that was applied (its reply was lost) is
 -- recognised and changes nothing: the deferral is not pushed twice.
 -- returns 1 when done (or done before), 0 when fenced out
+-- 88400 s: Python arq's retry-key TTL (RETRY_KEY_TTL_S in src/keys.rs).
 local cur = redis.call('GET', KEYS[1])
 if cur ~= ARGV[2] then
   if not cur and redis.call('GET', KEYS[4]) == ARGV[2] then

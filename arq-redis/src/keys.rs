@@ -7,6 +7,12 @@
 
 use arq_core::{Error, Result};
 
+/// The time to live of the retry counter `arq:retry:<id>` and of the markers beside it
+/// (`:clean`, `:releases`), in seconds: what Python arq's worker sets (`EXPIRE 88400`, a day
+/// and a bit more than the job key's `expires_extra_ms`). `lua/claim.lua`, `lua/retry.lua` and
+/// `lua/release.lua` write the same literal (the test below holds them to it).
+pub(crate) const RETRY_KEY_TTL_S: i64 = 88_400;
+
 /// Key names and prefixes.
 ///
 /// The default ([`KeyLayout::arq`]) is Python arq's, so Python and Rust clients and workers
@@ -136,6 +142,20 @@ impl KeyLayout {
         format!("{queue}{}", self.health_suffix)
     }
 
+    /// The shared health record of a queue's workers: `check_key` when the worker's settings
+    /// name one (`WorkerSettings::health_check_key`), else `<queue>:health-check`.
+    pub fn health_key(&self, queue: &str, check_key: Option<&str>) -> String {
+        match check_key {
+            Some(key) => key.to_owned(),
+            None => self.health_check(queue),
+        }
+    }
+
+    /// The job id of a result key (`arq:result:<id>` -> `<id>`); `None` for another key.
+    pub fn result_id<'a>(&self, result_key: &'a str) -> Option<&'a str> {
+        result_key.strip_prefix(self.result.as_str())
+    }
+
     /// `<health key>:<worker id>`: one worker's own health record.
     pub fn worker_health(&self, health_key: &str, worker_id: &str) -> String {
         format!("{health_key}:{worker_id}")
@@ -256,6 +276,30 @@ mod tests {
         assert_eq!(k.in_progress_prefix(), "arq:in-progress:");
         assert_eq!(k.retry_prefix(), "arq:retry:");
         assert_eq!(KeyLayout::default(), k);
+        assert_eq!(k.health_key("arq:queue", None), "arq:queue:health-check");
+        assert_eq!(k.health_key("arq:queue", Some("custom:hc")), "custom:hc");
+        assert_eq!(k.result_id("arq:result:abc"), Some("abc"));
+        assert_eq!(k.result_id("arq:job:abc"), None);
+    }
+
+    #[test]
+    fn the_scripts_use_pythons_retry_key_ttl() {
+        // Python arq: `await conn.expire(retry_key_prefix + job_id, 88400)`.
+        assert_eq!(RETRY_KEY_TTL_S, 88_400);
+        let ex = format!("'EX', {RETRY_KEY_TTL_S}");
+        for (name, lua, sets) in [
+            ("claim", include_str!("../lua/claim.lua"), 1),
+            ("retry", include_str!("../lua/retry.lua"), 1),
+            ("release", include_str!("../lua/release.lua"), 1),
+        ] {
+            assert_eq!(lua.matches(&ex).count(), sets, "{name}.lua");
+            assert!(
+                lua.contains("RETRY_KEY_TTL_S"),
+                "{name}.lua names its source"
+            );
+        }
+        let release = include_str!("../lua/release.lua");
+        assert!(release.contains(&format!("'EXPIRE', KEYS[4], {RETRY_KEY_TTL_S})")));
     }
 
     #[test]
@@ -287,6 +331,8 @@ mod tests {
         assert_eq!(k.job_prefix(), "t1:arq:job:");
         assert_eq!(k.in_progress_prefix(), "t1:arq:in-progress:");
         assert_eq!(k.retry_prefix(), "t1:arq:retry:");
+        assert_eq!(k.result_id("t1:arq:result:abc"), Some("abc"));
+        assert_eq!(k.result_id("arq:result:abc"), None);
 
         // Every key of the tenant, and its default queue, matches the one ACL pattern.
         let acl = "t1:arq:";

@@ -14,6 +14,7 @@ mod reply;
 mod scripts;
 mod server;
 mod settings;
+mod steps;
 
 pub use acl::{is_permission_error, refused_before_running, PermissionDenied};
 pub use backend::RedisBackend;
