@@ -70,8 +70,7 @@ pub struct MemoryFactory;
 
 impl Factory for MemoryFactory {
     async fn start(&self) -> Env {
-        // TODO(memory): `arq::MemoryBackend` once the facade re-exports it.
-        let backend = arq_core::MemoryBackend::new();
+        let backend = arq::MemoryBackend::new();
         let other = backend.clone();
         Env {
             pool: Pool::new(Arc::new(backend)),

@@ -28,7 +28,9 @@ pub async fn status_in_each_of_the_five_states(f: &impl Factory) {
 
     let worker = spawn(pool, settings(&q, [gated::FUNCTION]));
     wait_status(&job, JobStatus::InProgress, Duration::from_secs(10)).await;
-    assert_eq!(starts(&q).len(), 1, "the job is running");
+    // Claimed first, then started: wait for the function itself.
+    wait_starts(&q, 1, Duration::from_secs(10)).await;
+    assert_eq!(job.status().await.unwrap(), JobStatus::InProgress);
     assert_eq!(deferred.status().await.unwrap(), JobStatus::Deferred);
     open_gate(&q);
     assert_eq!(job.result(RESULT_WAIT).await.unwrap(), 1);
