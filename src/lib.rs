@@ -13,8 +13,8 @@ pub use arq_core::PickleCodec;
 pub use arq_core::{
     from_value, ms_to_datetime, now_ms, to_value, Args, Backend, BoxError, Codec, Ctx, Enqueue,
     Error, Function, Job, JobDef, JobFailure, JobOptions, JobRecord, JobResult, JobStatus,
-    MsgpackCodec, Pool, QueueStats, QueuedJob, Result, ResultRecord, Retry, State, StateMissing,
-    Value, ValueError, Worker, WorkerSettings, DEFAULT_QUEUE_NAME,
+    MemoryBackend, MsgpackCodec, Pool, QueueStats, QueuedJob, Result, ResultRecord, Retry, State,
+    StateMissing, Value, ValueError, Worker, WorkerSettings, DEFAULT_QUEUE_NAME,
 };
 pub use arq_core::{CronJob, CronSchedule};
 pub use arq_core::{ShutdownHandle, WorkerStats};

@@ -991,3 +991,44 @@ async fn finished_jobs_are_announced_and_outcomes_are_stored_in_batches() {
         .unwrap();
     assert_eq!(stored, ids.len(), "every result stored");
 }
+
+/// A panic outside the job's own code (here its `on_job_start` hook) must not leave the job
+/// held forever: the worker lives on, stops renewing the lease, and the job runs again once
+/// the lease lapses (the panicked run counting as a try).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_in_a_hook_lets_the_lease_lapse_and_the_job_run_again() {
+    let redis = TestRedis::start();
+    let pool = redis.pool().await;
+    let queue = "worker:hook-panic";
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = calls.clone();
+    let settings = fast_settings()
+        .functions([greet::FUNCTION])
+        .queue_name(queue)
+        .lease(Duration::from_millis(400))
+        .on_job_start(move |_ctx| {
+            let first = seen.fetch_add(1, Ordering::SeqCst) == 0;
+            async move {
+                if first {
+                    panic!("hook bug");
+                }
+            }
+        });
+    let job = greet::enqueue(&pool, "again".into())
+        .queue_name(queue)
+        .await
+        .unwrap();
+    let (stop, task) = spawn_worker(&pool, settings);
+    let out = tokio::time::timeout(Duration::from_secs(20), job.result(Duration::from_secs(20)))
+        .await
+        .expect("the job ran again within its lease")
+        .unwrap();
+    assert!(out.contains("try 2"), "{out}");
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    stop.shutdown();
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("worker stopped")
+        .unwrap()
+        .unwrap();
+}

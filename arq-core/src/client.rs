@@ -53,11 +53,29 @@ impl Pool {
         }
     }
 
-    /// A pool with no backend, for unit tests of job functions that need a
-    /// [`Ctx`](crate::Ctx) (`Ctx::new`); every backend call on it fails with
-    /// [`Error::Config`].
+    /// A pool on a fresh, empty [`MemoryBackend`](crate::MemoryBackend) of its own: queues,
+    /// jobs and results in this process, with every behaviour of the Redis backend. For
+    /// tests, examples and single-process programs; clones of the pool share its store.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> arq_core::Result<()> {
+    /// let pool = arq_core::Pool::memory();
+    /// pool.enqueue_job("say_hello", vec!["world".into()]).await?;
+    /// assert_eq!(pool.queue_size(pool.default_queue_name()).await?, 1);
+    /// assert_eq!(pool.backend().name(), "memory");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn memory() -> Self {
+        Pool::new(Arc::new(crate::MemoryBackend::new()))
+    }
+
+    /// The same as [`Pool::memory`], under its former name: a pool for unit tests of job
+    /// functions that need a [`Ctx`](crate::Ctx) (`Ctx::new`). It used to have no backend;
+    /// it now has a fresh in-process one.
     pub fn unconnected() -> Self {
-        Pool::new(Arc::new(crate::backend::Unconnected))
+        Pool::memory()
     }
 
     /// The same pool with another codec (client and worker must agree).

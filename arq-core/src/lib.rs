@@ -5,7 +5,8 @@
 //! the stable surface of this one.
 //!
 //! Nothing in here talks to Redis directly: every storage step goes through [`Backend`], which
-//! `arq-redis` implements on the same keys and records as Python arq.
+//! `arq-redis` implements on the same keys and records as Python arq, and [`MemoryBackend`]
+//! implements in the process.
 
 pub mod backend;
 mod client;
@@ -15,6 +16,7 @@ mod ctx;
 mod error;
 mod failpoint;
 mod function;
+mod memory;
 mod result_watch;
 mod time;
 mod value;
@@ -41,6 +43,7 @@ pub use error::{
     BoxError, Error, JobFailure, Result, ABORTED_BEFORE_START, ABORTED_WHILE_RUNNING, EXCEPTION_KEY,
 };
 pub use function::{Args, Function, Handler, JobError, JobOptions, Retry};
+pub use memory::MemoryBackend;
 pub use time::{ms_to_datetime, now_ms};
 pub use value::{from_value, to_value, Value, ValueError};
 pub use wire::{JobRecord, ResultRecord};

@@ -3,11 +3,11 @@
 //! or release).
 
 use super::execute::{JobRunner, Plan};
-use super::heartbeat::Held;
+use super::heartbeat::{Held, HeldJobs};
 use super::{ClaimTurn, Running};
 use crate::backend::{ClaimRequest, ClaimedJob, RECOVERY_ALONE_FROM_TRY};
 use crate::failpoint;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -127,16 +127,52 @@ impl Running {
         };
         let runner: Arc<JobRunner> = self.runner.clone();
         let slot_freed = self.slot_freed.clone();
+        // Whatever ends the task, a panic outside the job's own code included (a hook, a
+        // bug here), the job stops being held: the heartbeat no longer renews its lease, so
+        // it lapses and the job is recovered as a try, instead of being held forever.
+        let done = JobDone {
+            registered,
+            alone,
+            permit: Some(permit),
+            slot_freed,
+        };
         self.tracker.spawn(async move {
+            let _done = done;
             runner.execute(plan).await;
-            if let Some((id, held)) = registered {
-                held.lock().unwrap().remove(&id);
-            }
-            if let Some(flag) = alone {
-                flag.store(false, Ordering::Relaxed);
-            }
-            drop(permit);
-            slot_freed.notify_one();
         });
+    }
+}
+
+/// What a job's task gives back when it ends, normally or by a panic.
+struct JobDone {
+    registered: Option<(String, HeldJobs)>,
+    alone: Option<Arc<AtomicBool>>,
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    slot_freed: Arc<tokio::sync::Notify>,
+}
+
+impl Drop for JobDone {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            tracing::error!(
+                job_id = self
+                    .registered
+                    .as_ref()
+                    .map(|(id, _)| id.as_str())
+                    .unwrap_or(""),
+                "a job's task panicked outside the job (in a hook or the worker); its lease \
+                 will lapse and the job run again"
+            );
+        }
+        if let Some((id, held)) = self.registered.take() {
+            // A poisoned lock (a panic while it was held) still gives the job up.
+            let mut held = held.lock().unwrap_or_else(|p| p.into_inner());
+            held.remove(&id);
+        }
+        if let Some(flag) = self.alone.take() {
+            flag.store(false, Ordering::Relaxed);
+        }
+        drop(self.permit.take());
+        self.slot_freed.notify_one();
     }
 }
