@@ -281,8 +281,25 @@ impl RedisProc {
             let r = resp::call(&mut s, &["DEBUG", "SLEEP", &secs]);
             assert!(matches!(r, Ok(Resp::Simple(_))), "DEBUG SLEEP: {r:?}");
         });
-        // Let the command reach the server before the caller goes on.
-        std::thread::sleep(Duration::from_millis(20));
+        // Go on once the server has started sleeping: it then stops answering a PING.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "DEBUG SLEEP did not start within 5 s"
+            );
+            let mut probe = UnixStream::connect(self.sock()).expect("probe connection");
+            probe
+                .set_read_timeout(Some(Duration::from_millis(50)))
+                .unwrap();
+            std::io::Write::write_all(&mut probe, b"PING\r\n").unwrap();
+            let mut buf = [0u8; 7];
+            match std::io::Read::read(&mut probe, &mut buf) {
+                // Answered: the sleep has not begun yet.
+                Ok(n) if n > 0 => std::thread::yield_now(),
+                _ => break,
+            }
+        }
         handle
     }
 
