@@ -68,6 +68,7 @@ pub struct ResultRead {
 
 /// How long a stored result has left.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ResultTtl {
     /// Kept until deleted (`keep_result_forever`).
     Forever,
@@ -208,6 +209,7 @@ pub struct AbortRequest {
 
 /// What an abort found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AbortOutcome {
     /// The job was queued or deferred: it was removed and will never run.
     Aborted,

@@ -532,6 +532,7 @@ impl<'p, T: 'p> IntoFuture for Enqueue<'p, T> {
 
 /// Where a job is (Python arq's `JobStatus`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum JobStatus {
     /// In the queue, not due yet.
     Deferred,
@@ -567,6 +568,7 @@ impl std::fmt::Display for JobStatus {
 
 /// What a job was enqueued as (Python's `JobDef`).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct JobDef {
     /// Function name.
     pub function: String,
@@ -585,6 +587,7 @@ pub struct JobDef {
 
 /// A finished job's record (Python's `JobResult`).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct JobResult {
     /// What was enqueued.
     pub job: JobDef,
@@ -622,6 +625,7 @@ impl JobDef {
 
 /// One entry of a queue, as [`Pool::queued_jobs`] lists it.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct QueuedJob {
     /// The job id.
     pub job_id: String,

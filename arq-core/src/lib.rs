@@ -18,6 +18,7 @@ mod failpoint;
 mod function;
 mod memory;
 mod result_watch;
+pub mod testing;
 mod time;
 mod value;
 mod wire;
