@@ -1,9 +1,11 @@
 //! Quick start: define a job, enqueue it, run a worker in-process, read the typed result.
 //!
-//! Needs a Redis at `REDIS_URL` (default `redis://127.0.0.1:6379`):
-//! `cargo run --example quickstart`. It prints its results and a summary; `RUST_LOG=info`
-//! also shows the worker's line per job (Python arq's log format). It works in a queue of its
-//! own and deletes its jobs' results at the end.
+//! `cargo run --example quickstart` needs nothing but Rust: with `REDIS_URL` unset it runs on
+//! the in-process memory backend (`arq::connect("memory://")`). With
+//! `REDIS_URL=redis://127.0.0.1:6379 cargo run --example quickstart` it runs on that Redis.
+//! It prints its results and a summary; `RUST_LOG=info` also shows the worker's line per job
+//! (Python arq's log format). It works in a queue of its own and deletes its jobs' results at
+//! the end.
 
 use arq::{Ctx, Retry};
 use std::time::{Duration, Instant};
@@ -37,10 +39,20 @@ async fn main() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .init();
-    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| arq::DEFAULT_REDIS_URL.into());
-    let mut redis = arq::RedisSettings::from_url(&url)?;
-    redis.conn_retries = 0; // an example should say at once when no Redis is there
-    let pool = arq::create_pool(redis).await?;
+    let pool = match std::env::var("REDIS_URL") {
+        Ok(url) => {
+            let mut redis = arq::RedisSettings::from_url(&url)?;
+            redis.conn_retries = 0; // an example should say at once when no Redis is there
+            arq::create_pool(redis).await?
+        }
+        Err(_) => {
+            println!(
+                "no REDIS_URL: running on the in-process memory backend; for Redis: \
+                 REDIS_URL=redis://127.0.0.1:6379 cargo run --example quickstart"
+            );
+            arq::connect("memory://").await?
+        }
+    };
     // A queue of our own, so the example never meets other jobs.
     let queue = format!("arq:quickstart:{}", std::process::id());
 

@@ -118,6 +118,45 @@ fn quickstart_prints_typed_results() {
 }
 
 #[test]
+fn quickstart_without_redis_url_runs_in_memory() {
+    let out = Command::new(example("quickstart"))
+        .env_remove("REDIS_URL")
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    // One line says where it runs and how to run it on Redis.
+    let first = stdout.lines().next().unwrap_or_default();
+    assert!(first.contains("in-process memory backend"), "{stdout}");
+    assert!(
+        first.contains("REDIS_URL=redis://127.0.0.1:6379 cargo run --example quickstart"),
+        "{stdout}"
+    );
+    assert_eq!(stdout.matches("memory backend").count(), 1, "{stdout}");
+    // The same typed results and summary as on Redis.
+    assert!(stdout.contains("sent \"Hi\" to a@example.com"), "{stdout}");
+    assert!(
+        stdout.contains("flaky_lookup(21) = 42 after a retry"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("1000 jobs: enqueued in"), "{stdout}");
+    assert!(
+        stdout.contains("worker: 1002 complete, 0 failed, 1 retried"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("cleaned up: 1002 results of queue"),
+        "{stdout}"
+    );
+    assert!(stdout.lines().count() < 10, "{stdout}");
+    // No warnings, and no word of connecting anywhere.
+    assert!(!stderr.contains("WARN"), "{stderr}");
+    assert!(!stderr.contains("could not connect"), "{stderr}");
+}
+
+#[test]
 fn quickstart_without_redis_says_once_what_to_start() {
     // A port nothing listens on.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
