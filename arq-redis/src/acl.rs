@@ -135,7 +135,6 @@ pub(crate) fn user_of<C: ClientLike>(client: &C) -> String {
 ///     .await
 ///     .map_err(|e| crate::acl::script_error(e, client, script, &keys, &args))
 /// ```
-#[allow(dead_code)] // until backend.rs calls it
 pub(crate) fn script_error<C: ClientLike>(
     e: fred::error::Error,
     client: &C,
@@ -151,7 +150,6 @@ pub(crate) fn script_error<C: ClientLike>(
 
 /// arq's error for a failed plain command (see [`map_error`]), e.g.
 /// `.map_err(|e| crate::acl::command_error(e, self.pool.next(), "GET", &[&key]))`.
-#[allow(dead_code)] // until backend.rs calls it
 pub(crate) fn command_error<C: ClientLike>(
     e: fred::error::Error,
     client: &C,

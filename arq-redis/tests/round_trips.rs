@@ -206,7 +206,10 @@ async fn scenario(b: &RedisBackend, counter: &Counter, tag: &str) -> Vec<(&'stat
             generation: None,
         })
     );
-    step!("abort_requests", b.abort_requests(&[a.job_id.clone()]));
+    step!(
+        "abort_requests",
+        b.abort_requests(std::slice::from_ref(&a.job_id))
+    );
     step!(
         "finish",
         b.finish(&[FinishRequest {
