@@ -73,57 +73,6 @@ mod tests {
     }
 }
 
-/// A pool by URL: `memory://` (or `memory://<name>`) for a queue in this process, any other
-/// URL for Redis.
-///
-/// - `memory://` and `memory://<name>` give a pool on an in-process [`MemoryBackend`]. Pools
-///   connected with the same name in one process share one store (a process-wide registry,
-///   [`MemoryBackend::named`]; `memory://` is the name `""`), so a client and a worker of one
-///   process see the same queue. Nothing survives the process.
-/// - Anything else is read by [`RedisSettings::from_url`] (`redis://…`, `rediss://…`) and
-///   connected with [`create_pool`].
-///
-/// ```
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> arq::Result<()> {
-/// let client = arq::connect("memory://orders").await?;
-/// let worker_side = arq::connect("memory://orders").await?;
-/// client.enqueue_job("ship", vec!["parcel-1".into()]).await?;
-/// // The same store, by name…
-/// assert_eq!(worker_side.queue_size(arq::DEFAULT_QUEUE_NAME).await?, 1);
-/// // …and another name is another store.
-/// let other = arq::connect("memory://invoices").await?;
-/// assert_eq!(other.queue_size(arq::DEFAULT_QUEUE_NAME).await?, 0);
-/// # Ok(())
-/// # }
-/// ```
-pub async fn connect(url: &str) -> Result<Pool> {
-    match memory_store_name(url) {
-        Some(name) => Ok(Pool::new(std::sync::Arc::new(MemoryBackend::named(name)))),
-        None => create_pool(RedisSettings::from_url(url)?).await,
-    }
-}
-
-/// The store name of a `memory://<name>` URL (the scheme in any case).
-fn memory_store_name(url: &str) -> Option<&str> {
-    const SCHEME: &str = "memory://";
-    let head = url.get(..SCHEME.len())?;
-    head.eq_ignore_ascii_case(SCHEME)
-        .then(|| &url[SCHEME.len()..])
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn memory_urls_name_their_store() {
-        assert_eq!(super::memory_store_name("memory://"), Some(""));
-        assert_eq!(super::memory_store_name("MEMORY://a/b"), Some("a/b"));
-        assert_eq!(super::memory_store_name("memory:"), None);
-        assert_eq!(super::memory_store_name("redis://127.0.0.1"), None);
-        assert_eq!(super::memory_store_name("memory:/é"), None);
-    }
-}
-
 /// Cron jobs: [`CronJob`], [`CronSchedule`] and what their setters accept.
 pub mod cron {
     pub use arq_core::cron::{
