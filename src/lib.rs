@@ -6,21 +6,36 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+// Jobs: the macros, and what a job function sees and returns.
+pub use arq_core::{Args, Ctx, Function, Handler, JobError, JobOptions, Retry, State, StateMissing};
+pub use arq_macros::{cron, job};
+
+// The client: a pool, the enqueue builder, a job's handle and what it reads.
+pub use arq_core::{
+    Enqueue, Job, JobDef, JobFailure, JobResult, JobStatus, Pool, QueueStats, QueuedJob,
+    DEFAULT_QUEUE_NAME,
+};
+pub use arq_core::{ABORTED_BEFORE_START, ABORTED_WHILE_RUNNING, EXCEPTION_KEY};
+
+// The worker.
+pub use arq_core::{ShutdownHandle, Worker, WorkerSettings, WorkerStats};
+
+// Cron jobs (more in [`cron`]).
+pub use arq_core::{CronJob, CronSchedule};
+
+// Values and codecs (more in [`codec`]).
 #[cfg(feature = "json")]
 pub use arq_core::JsonCodec;
 #[cfg(feature = "pickle")]
 pub use arq_core::PickleCodec;
-pub use arq_core::{
-    from_value, ms_to_datetime, now_ms, to_value, Args, Backend, BoxError, Codec, Ctx, Enqueue,
-    Error, Function, Job, JobDef, JobFailure, JobOptions, JobRecord, JobResult, JobStatus,
-    MemoryBackend, MsgpackCodec, Pool, QueueStats, QueuedJob, Result, ResultRecord, Retry, State,
-    StateMissing, Value, ValueError, Worker, WorkerSettings, DEFAULT_QUEUE_NAME,
-};
-pub use arq_core::{CronJob, CronSchedule};
-pub use arq_core::{ShutdownHandle, WorkerStats};
-pub use arq_core::{ABORTED_BEFORE_START, ABORTED_WHILE_RUNNING, EXCEPTION_KEY};
-pub use arq_macros::{cron, job};
-pub use arq_redis::{create_pool, RedisBackend, RedisSettings, DEFAULT_REDIS_URL};
+pub use arq_core::{from_value, to_value, Codec, MsgpackCodec, Value, ValueError};
+
+// Errors.
+pub use arq_core::{BoxError, Error, Result};
+
+// Where the queue lives: Redis (more in [`redis`]) or this process.
+pub use arq_core::MemoryBackend;
+pub use arq_redis::{create_pool, RedisSettings, DEFAULT_REDIS_URL};
 
 /// A pool by URL: `memory://` (or `memory://<name>`) for a queue in this process, any other
 /// URL for Redis.
@@ -76,9 +91,28 @@ mod tests {
 /// Cron jobs: [`CronJob`], [`CronSchedule`] and what their setters accept.
 pub mod cron {
     pub use arq_core::cron::{
-        weekday_from_name, CronJob, CronSchedule, IntoCronValues, CRON_JOB_OPTIONS, CRON_PREFIX,
-        DEFAULT_MICROSECOND, KEEP_CRON_IN_PROGRESS_MS,
+        weekday_from_name, CronJob, CronSchedule, CronValue, IntoCronValues, DEFAULT_MICROSECOND,
     };
+}
+
+/// The Redis backend itself, for code that needs more than [`create_pool`]: the backend type
+/// (its `fred` connection), Python arq's key layout, and the ACL error type.
+pub mod redis {
+    pub use arq_redis::{
+        create_pool, is_permission_error, KeyLayout, PermissionDenied, RedisBackend,
+        RedisSettings, DEFAULT_REDIS_URL,
+    };
+}
+
+/// Python arq's records as stored (`JobRecord` is the job key's `{t, f, a, k, et}`,
+/// `ResultRecord` the result key's), for tools that read or write them raw.
+pub mod wire {
+    pub use arq_core::{JobRecord, ResultRecord};
+}
+
+/// Time as the records hold it: milliseconds since the epoch.
+pub mod time {
+    pub use arq_core::{ms_to_datetime, now_ms};
 }
 
 /// Codecs by name, for settings read from a command line or the environment:

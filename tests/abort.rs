@@ -178,7 +178,7 @@ async fn python_style_markers_old_ones_are_ignored_fresh_ones_abort() {
     let pool = redis.pool().await;
     let raw = redis.raw().await;
     // A Python client's abort of an unknown id leaves a marker forever (arq #485).
-    let long_ago = (arq::now_ms() - 60_000) as f64;
+    let long_ago = (arq::time::now_ms() - 60_000) as f64;
     let _: () = raw
         .zadd("arq:abort", None, None, false, false, (long_ago, "ghost2"))
         .await
@@ -194,7 +194,7 @@ async fn python_style_markers_old_ones_are_ignored_fresh_ones_abort() {
         .unwrap();
     // A Python client's abort of a queued job: a fresh marker (and the score set to 1).
     let target = long_job::enqueue(&pool, "target".into(), 0).await.unwrap();
-    let now = arq::now_ms() as f64;
+    let now = arq::time::now_ms() as f64;
     let _: () = raw
         .zadd("arq:abort", None, None, false, false, (now, target.id()))
         .await
@@ -222,7 +222,7 @@ async fn enqueue_clears_a_marker_left_for_the_same_id() {
     let pool = redis.pool().await;
     let raw = redis.raw().await;
     // A fresh marker (a Python client's abort of an id not in use, a second ago).
-    let now = arq::now_ms() as f64;
+    let now = arq::time::now_ms() as f64;
     let _: () = raw
         .zadd("arq:abort", None, None, false, false, (now, "reuse"))
         .await

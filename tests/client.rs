@@ -18,7 +18,7 @@ async fn other_queue(x: String) -> String {
 }
 
 fn now_ms() -> i64 {
-    arq::now_ms()
+    arq::time::now_ms()
 }
 
 fn rmpv_str(v: &rmpv::Value) -> &str {

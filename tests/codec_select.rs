@@ -24,12 +24,12 @@ async fn burst(pool: &arq::Pool, settings: WorkerSettings) -> arq::WorkerStats {
 
 /// A job record as Python arq's default (pickle) writes it, planted without any Rust client.
 async fn plant_pickled_job(redis: &TestRedis, id: &str) {
-    let record = arq::JobRecord {
+    let record = arq::wire::JobRecord {
         job_try: None,
         function: "codec_add".into(),
         args: vec![Value::from(1), Value::from(2)],
         kwargs: vec![],
-        enqueue_time_ms: arq::now_ms(),
+        enqueue_time_ms: arq::time::now_ms(),
     };
     let bytes = arq::Codec::encode(&PickleCodec, &record.to_value()).unwrap();
     assert_eq!(

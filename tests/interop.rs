@@ -228,7 +228,7 @@ fn assert_info(
         info["st"].as_i64().unwrap(),
         info["ft"].as_i64().unwrap(),
     );
-    let now = arq::now_ms();
+    let now = arq::time::now_ms();
     assert!(
         now - 60_000 < et && et <= st && st <= ft && ft <= now + 1_000,
         "{info}"

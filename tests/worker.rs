@@ -209,7 +209,7 @@ async fn retry_with_and_without_defer_then_max_tries() {
         if deferred.status().await.unwrap() == JobStatus::Deferred {
             saw_deferred = true;
             let score: f64 = raw.zscore("arq:queue", deferred.id()).await.unwrap();
-            assert!(score as i64 > arq::now_ms() + 100);
+            assert!(score as i64 > arq::time::now_ms() + 100);
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;

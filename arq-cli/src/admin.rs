@@ -125,7 +125,7 @@ fn age(now_ms: i64, ms: i64) -> String {
 }
 
 fn time_ms(ms: i64) -> String {
-    arq::ms_to_datetime(ms)
+    arq::time::ms_to_datetime(ms)
         .format("%Y-%m-%d %H:%M:%S%.3f UTC")
         .to_string()
 }

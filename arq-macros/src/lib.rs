@@ -182,7 +182,8 @@ use proc_macro::TokenStream;
 /// generates the following beside the unchanged function (shortened: docs, attributes and
 /// absolute paths left out). Without the macro, the same job is an `arq::Function` built with
 /// `Function::new("send_email", handler).with_options(…)`, whose handler takes each argument
-/// with `Args::take`, checks the rest with `Args::finish` and converts the result.
+/// with `Args::take`, checks the rest with `Args::finish` and converts the result; the `arq`
+/// crate's documentation ("Without the macros") has that as a compiled, tested example.
 ///
 /// ```text
 /// /// The job `send_email`, as registered by `#[arq::job]`: …

@@ -114,7 +114,7 @@ async fn runs_no_earlier(env: &Env, q: &str, job: Job<u32>, due_ms: i64) {
 
     let worker = spawn(pool, settings(q, [work::FUNCTION]));
     let mut looks = 0;
-    while arq::now_ms() < due_ms - 300 {
+    while arq::time::now_ms() < due_ms - 300 {
         assert_eq!(job.status().await.unwrap(), JobStatus::Deferred);
         assert!(starts(q).is_empty(), "run before its due time");
         looks += 1;
@@ -130,7 +130,7 @@ async fn runs_no_earlier(env: &Env, q: &str, job: Job<u32>, due_ms: i64) {
     assert_eq!(pool.queue_size(q).await.unwrap(), 1, "still in the queue");
 
     wait_status(&job, JobStatus::Queued, Duration::from_secs(10)).await;
-    assert!(arq::now_ms() >= due_ms, "queued only once due");
+    assert!(arq::time::now_ms() >= due_ms, "queued only once due");
     let stats = burst(pool, settings(q, [work::FUNCTION])).await;
     assert_eq!(stats.complete, 1);
     assert_eq!(job.result(RESULT_WAIT).await.unwrap(), 1);

@@ -55,7 +55,7 @@ pub async fn info_and_result_info_fields(f: &impl Factory) {
     let q = env.queue("info_and_result_info_fields");
     let pool = &env.pool;
     let id = env.id("info", "1");
-    let before = arq::now_ms();
+    let before = arq::time::now_ms();
     let job = pool
         .enqueue_job("work", vec![Value::from(q.clone())])
         .kwarg("ms", 5)
@@ -64,7 +64,7 @@ pub async fn info_and_result_info_fields(f: &impl Factory) {
         .await
         .unwrap()
         .typed::<u32>();
-    let after = arq::now_ms();
+    let after = arq::time::now_ms();
     assert!(job.result_info().await.unwrap().is_none(), "no result yet");
     let info = job.info().await.unwrap().expect("the job's record");
     assert_eq!(info.function, "work");
@@ -94,7 +94,7 @@ pub async fn info_and_result_info_fields(f: &impl Factory) {
     assert_eq!(r.job.score, None, "a finished job has left the queue");
     assert!(r.start_time >= r.job.enqueue_time);
     assert!(r.finish_time >= r.start_time + chrono::Duration::milliseconds(5));
-    assert!(r.finish_time.timestamp_millis() <= arq::now_ms());
+    assert!(r.finish_time.timestamp_millis() <= arq::time::now_ms());
     // The worker's default keep_result: an hour after the finish.
     let left = (r.expires_at.expect("an expiry") - r.finish_time).num_milliseconds();
     assert!(
@@ -121,7 +121,7 @@ pub async fn keep_result_expires(f: &impl Factory) {
     // Gone after its TTL.
     wait_status(&job, JobStatus::NotFound, Duration::from_secs(10)).await;
     assert!(
-        arq::now_ms() >= r.finish_time.timestamp_millis() + 900,
+        arq::time::now_ms() >= r.finish_time.timestamp_millis() + 900,
         "gone before its TTL"
     );
     assert!(job.result_info().await.unwrap().is_none());
