@@ -34,7 +34,7 @@ fn plant(sc: &mut Scene, id: &str, payload: &[u8]) {
 
 /// A valid msgpack job record for `ledger_sleep(5)`.
 fn valid_record(function: &str, args: Vec<Value>) -> Vec<u8> {
-    let record = arq::JobRecord {
+    let record = arq::wire::JobRecord {
         job_try: None,
         function: function.to_owned(),
         args,
@@ -124,7 +124,7 @@ fn s19_decoder_survives_random_input() {
         .decode(&valid)
         .expect("the valid record decodes");
     assert_eq!(
-        arq::JobRecord::from_value(&record)
+        arq::wire::JobRecord::from_value(&record)
             .expect("the valid record reads")
             .function,
         "ledger_sleep"
@@ -163,7 +163,7 @@ fn s19_decoder_survives_random_input() {
                     once,
                     "{bytes:?} decoded to {v:?}, which does not survive a round trip"
                 );
-                if arq::JobRecord::from_value(&v).is_ok() {
+                if arq::wire::JobRecord::from_value(&v).is_ok() {
                     records += 1;
                 }
             }

@@ -562,7 +562,7 @@ fn decode_deep_main() -> i32 {
             let mut deep = vec![0x91u8; depth];
             deep.push(0xc0);
             match arq::MsgpackCodec.decode(&deep) {
-                Ok(v) => format!("OK {}", arq::JobRecord::from_value(&v).is_ok()),
+                Ok(v) => format!("OK {}", arq::wire::JobRecord::from_value(&v).is_ok()),
                 Err(e) => format!("ERR {e}"),
             }
         })
