@@ -1,24 +1,22 @@
-//! The benchmark's own `redis-server` (a free 127.0.0.1 port, a temp dir, no persistence,
-//! stopped by its pid), a minimal blocking RESP client for admin commands and keyspace
-//! notifications, and `INFO` snapshots.
+//! The benchmark's own `redis-server` (`arq-test-support`'s: a free 127.0.0.1 port, a temp
+//! dir, no persistence, stopped by its pid) with a persistent admin connection, a minimal
+//! blocking RESP client for admin commands and keyspace notifications, and `INFO` snapshots.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::net::TcpStream;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
-/// A private `redis-server`, killed by its pid when dropped.
+/// A private `redis-server` (the shared `arq_test_support::RedisServer`), killed by its pid
+/// when dropped, with the benchmark's persistent admin connection.
 pub struct RedisServer {
-    child: Child,
     /// One persistent admin connection: snapshots through it add exactly one command and one
     /// socket read to what they measure (and `Cost::between` subtracts those).
-    admin: Option<Mutex<RespConn>>,
+    admin: Mutex<RespConn>,
     /// The TCP port it listens on (127.0.0.1 only).
     pub port: u16,
-    dir: PathBuf,
+    /// Declared last, so the admin connection closes before the server stops.
+    _server: arq_test_support::RedisServer,
 }
 
 impl RedisServer {
@@ -26,61 +24,17 @@ impl RedisServer {
     /// and waits until it answers PING on its own unix socket (so a server that lost the race
     /// for the port cannot be mistaken for ours).
     pub fn start() -> Result<Self, String> {
-        let bin = std::env::var("REDIS_SERVER_BIN").unwrap_or_else(|_| "redis-server".into());
-        for attempt in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .map(|a| a.port())
-                .map_err(|e| format!("no free port: {e}"))?;
-            let dir = std::env::temp_dir().join(format!(
-                "arq-bench-redis-{}-{attempt}-{port}",
-                std::process::id()
-            ));
-            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-            let child = Command::new(&bin)
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--save", "", "--appendonly", "no", "--tls-port", "0"])
-                .arg("--dir")
-                .arg(&dir)
-                .arg("--unixsocket")
-                .arg(dir.join("redis.sock"))
-                .args(["--unixsocketperm", "700"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .map_err(|e| format!("could not start {bin} (is redis-server installed?): {e}"))?;
-            let mut server = RedisServer {
-                child,
-                admin: None,
-                port,
-                dir,
-            };
-            if server.wait_ready(Duration::from_secs(10)) {
-                server.admin = Some(Mutex::new(server.conn()?));
-                return Ok(server);
-            }
-            // Dropping kills it and removes its dir; try another port.
-        }
-        Err("redis-server did not start".into())
-    }
-
-    fn wait_ready(&mut self, within: Duration) -> bool {
-        let sock = self.dir.join("redis.sock");
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return false;
-            }
-            if let Ok(mut s) = std::os::unix::net::UnixStream::connect(&sock) {
-                let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
-                let mut buf = [0u8; 1];
-                if s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() {
-                    return true;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        false
+        let server = arq_test_support::RedisServer::try_start(arq_test_support::Config::new(
+            "arq-bench-redis",
+        ))?;
+        let port = server.port;
+        let admin =
+            Mutex::new(RespConn::connect(port).map_err(|e| format!("connecting to redis: {e}"))?);
+        Ok(RedisServer {
+            admin,
+            port,
+            _server: server,
+        })
     }
 
     /// `redis://127.0.0.1:<port>`.
@@ -94,11 +48,7 @@ impl RedisServer {
     }
 
     fn admin(&self) -> std::sync::MutexGuard<'_, RespConn> {
-        self.admin
-            .as_ref()
-            .expect("started")
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        self.admin.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The server's version, from `INFO server`.
@@ -124,14 +74,6 @@ impl RedisServer {
     pub fn snapshot(&self) -> Result<Snapshot, String> {
         let info = self.admin().info("stats cpu commandstats")?;
         Snapshot::parse(&info)
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

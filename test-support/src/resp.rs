@@ -1,15 +1,20 @@
 //! A minimal RESP (2 and 3) reader and writer: enough for the admin connection of
-//! [`super::redis::RedisProc`] and for the proxy to count whole replies.
+//! [`crate::RedisServer`] and for the fault suite's proxy to count whole replies.
 
 use std::io::{Read, Write};
 
 /// One RESP value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Resp {
+    /// `+OK`.
     Simple(String),
+    /// `-ERR …` (and a RESP3 blob error).
     Error(String),
+    /// `:1`.
     Int(i64),
+    /// `$n` (None for `$-1`).
     Bulk(Option<Vec<u8>>),
+    /// `*n`, and the RESP3 aggregates (None for `*-1`).
     Array(Option<Vec<Resp>>),
     /// RESP3 scalars we do not need to tell apart (double, boolean, big number, null).
     Other(String),
@@ -27,6 +32,7 @@ impl Resp {
         }
     }
 
+    /// The value as an integer (an integer reply, or text that parses as one).
     pub fn int(&self) -> Option<i64> {
         match self {
             Resp::Int(i) => Some(*i),

@@ -1,5 +1,5 @@
 //! The fault-test harness (reliability.md §3.1): Redis processes that can be killed,
-//! restarted, slept, paused and filled ([`redis`]); worker processes running ledger jobs
+//! restarted, slept, paused and filled ([`redis`], on `arq-test-support`'s server); worker processes running ledger jobs
 //! ([`worker`], [`jobs`], [`ledger`]); a TCP proxy for network faults ([`proxy`]); and the
 //! invariant checker ([`check`]).
 //!
@@ -13,8 +13,9 @@ pub mod jobs;
 pub mod ledger;
 pub mod proxy;
 pub mod redis;
-pub mod resp;
 pub mod worker;
+
+pub use arq_test_support::resp;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
