@@ -1,7 +1,10 @@
 //! The job and result records, field for field as Python arq writes them
-//! (`arq.jobs.serialize_job` / `serialize_result`).
+//! (`arq.jobs.serialize_job` / `serialize_result`), and the one place stored records are
+//! decoded ([`decode_job`], [`decode_result`]) for the client, the admin listing and the
+//! worker.
 
-use crate::{JobFailure, Value};
+use crate::codec::{foreign_payload_hint, HintFor};
+use crate::{Codec, Error, JobFailure, Value};
 
 /// The record stored at `arq:job:<id>`: `{t, f, a, k, et}`.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,6 +84,16 @@ fn str_field(map: &[(Value, Value)], name: &str) -> Result<String, String> {
         Value::Str(s) => Ok(s.clone()),
         other => Err(format!(
             "field {name:?} should be a string, found {}",
+            other.type_name()
+        )),
+    }
+}
+
+fn bool_field(map: &[(Value, Value)], name: &str) -> Result<bool, String> {
+    match field(map, name)? {
+        Value::Bool(b) => Ok(*b),
+        other => Err(format!(
+            "field {name:?} should be a bool, found {}",
             other.type_name()
         )),
     }
@@ -191,15 +204,7 @@ impl ResultRecord {
     /// Reads a record; `q` and `id` default to `"<unknown>"` as in Python arq.
     pub fn from_value(v: &Value) -> Result<Self, String> {
         let map = as_map(v)?;
-        let success = match field(map, "s")? {
-            Value::Bool(b) => *b,
-            other => {
-                return Err(format!(
-                    "field \"s\" should be a bool, found {}",
-                    other.type_name()
-                ))
-            }
-        };
+        let success = bool_field(map, "s")?;
         let job_try = match field(map, "t")? {
             Value::Nil => 0,
             _ => int_field(map, "t")?,
@@ -218,6 +223,65 @@ impl ResultRecord {
             job_id: str_field(map, "id").unwrap_or_else(|_| "<unknown>".into()),
         })
     }
+}
+
+/// A stored record that could not be read with the configured codec.
+#[derive(Debug)]
+pub(crate) struct UndecodableRecord {
+    /// `"job"` or `"result"`.
+    what: &'static str,
+    /// Why: the codec's or the record's complaint, then the hint (starting with `"; "`) when
+    /// the bytes look like another codec's.
+    pub(crate) message: String,
+}
+
+/// The client's error: `could not decode <what>: <why><hint>`.
+impl From<UndecodableRecord> for Error {
+    fn from(e: UndecodableRecord) -> Self {
+        Error::Decode {
+            what: e.what.into(),
+            message: e.message,
+        }
+    }
+}
+
+/// Decodes a job record (`arq:job:<id>`) with `codec`; `who` says whose codec setting the
+/// hint names when the bytes look like another codec's.
+pub(crate) fn decode_job(
+    codec: &dyn Codec,
+    bytes: &[u8],
+    who: HintFor,
+) -> Result<JobRecord, UndecodableRecord> {
+    decode_record(codec, bytes, who, "job", JobRecord::from_value)
+}
+
+/// Decodes a result record (`arq:result:<id>`) with `codec`, as [`decode_job`] does.
+pub(crate) fn decode_result(
+    codec: &dyn Codec,
+    bytes: &[u8],
+    who: HintFor,
+) -> Result<ResultRecord, UndecodableRecord> {
+    decode_record(codec, bytes, who, "result", ResultRecord::from_value)
+}
+
+fn decode_record<R>(
+    codec: &dyn Codec,
+    bytes: &[u8],
+    who: HintFor,
+    what: &'static str,
+    read: fn(&Value) -> Result<R, String>,
+) -> Result<R, UndecodableRecord> {
+    codec
+        .decode(bytes)
+        .map_err(|e| e.to_string())
+        .and_then(|v| read(&v))
+        .map_err(|why| {
+            let hint = foreign_payload_hint(codec.name(), bytes, who).unwrap_or_default();
+            UndecodableRecord {
+                what,
+                message: format!("{why}{hint}"),
+            }
+        })
 }
 
 /// A stored failure `r`, with the message of a bare `CancelledError` derived from the times
@@ -253,6 +317,41 @@ mod tests {
             queue: "arq:queue".into(),
             job_id: "id".into(),
         }
+    }
+
+    #[test]
+    fn records_decode_in_one_place_with_the_foreign_codec_hint() {
+        let codec = crate::MsgpackCodec;
+        let job = JobRecord {
+            job_try: None,
+            function: "f".into(),
+            args: vec![Value::Int(1)],
+            kwargs: vec![("k".into(), Value::Bool(true))],
+            enqueue_time_ms: 5,
+        };
+        let bytes = codec.encode(&job.to_value()).unwrap();
+        assert_eq!(decode_job(&codec, &bytes, HintFor::Pool).unwrap(), job);
+        // A job record is no result: the client's error names what and why.
+        let err = decode_result(&codec, &bytes, HintFor::Pool).unwrap_err();
+        assert_eq!(
+            Error::from(err).to_string(),
+            "could not decode result: missing field \"s\""
+        );
+        // Bytes of another codec: the hint names it and whose setting to change.
+        let pickled = b"\x80\x04\x95\x10\x00";
+        let worker = decode_job(&codec, pickled, HintFor::Worker).unwrap_err();
+        assert!(
+            worker.message.contains("; it looks like pickle")
+                && worker.message.contains("WorkerSettings::codec"),
+            "{}",
+            worker.message
+        );
+        let pool = decode_job(&codec, pickled, HintFor::Pool).unwrap_err();
+        assert!(
+            pool.message.contains("Pool::with_codec"),
+            "{}",
+            pool.message
+        );
     }
 
     #[test]

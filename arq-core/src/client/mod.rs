@@ -1,0 +1,23 @@
+//! The client side: the pool, enqueueing, and job handles (status, result, info).
+//!
+//! - `pool.rs`: [`Pool`], the connection plus codec and default queue, and its admin and
+//!   inspection methods (queues, listings, delete, purge, rerun).
+//! - `enqueue.rs`: the [`Enqueue`] builder that `<fn>::enqueue` and [`Pool::enqueue_job`]
+//!   return.
+//! - `job.rs`: the [`Job`] handle: status, info, result, abort.
+//! - `records.rs`: what the client reads back ([`JobStatus`], [`JobDef`], [`JobResult`],
+//!   [`QueuedJob`]) and how they are made from the wire records.
+//!
+//! Stored records are decoded by `wire::decode_job` and `wire::decode_result`, as the worker
+//! decodes them.
+
+mod enqueue;
+mod job;
+mod pool;
+mod records;
+
+pub(crate) use enqueue::arg_value;
+pub use enqueue::Enqueue;
+pub use job::Job;
+pub use pool::{Pool, DEFAULT_MAX_PAYLOAD_BYTES};
+pub use records::{JobDef, JobResult, JobStatus, QueuedJob};
