@@ -4,9 +4,11 @@
 
 use super::{Counters, WorkerSettings};
 use crate::backend::ClaimedJob;
+use crate::codec::HintFor;
 use crate::error::{CANCELLED_ERROR, DESERIALIZATION_ERROR, JOB_EXECUTION_FAILED, TIMEOUT_ERROR};
 use crate::function::JobError;
 use crate::time::duration_ms;
+use crate::wire::decode_job;
 use crate::{failpoint, now_ms, Args, Ctx, Function, JobFailure, JobRecord, Pool, State, Value};
 use std::collections::HashMap;
 use std::future::Future;
@@ -131,31 +133,15 @@ impl JobRunner {
                 format!("job {id} expired"),
             );
         };
-        let record = match self
-            .pool
-            .codec()
-            .decode(payload)
-            .map_err(|e| e.to_string())
-            .and_then(|v| JobRecord::from_value(&v))
-        {
+        let record = match decode_job(self.pool.codec(), payload, HintFor::Worker) {
             Ok(r) => r,
             Err(e) => {
-                let hint = crate::codec::foreign_payload_hint(
+                let msg = format!(
+                    "job {id}: payload could not be decoded (format={}): {}",
                     self.pool.codec().name(),
-                    payload,
-                    crate::codec::HintFor::Worker,
-                )
-                .unwrap_or_default();
-                return fail(
-                    claimed,
-                    None,
-                    None,
-                    DESERIALIZATION_ERROR,
-                    format!(
-                        "job {id}: payload could not be decoded (format={}): {e}{hint}",
-                        self.pool.codec().name(),
-                    ),
+                    e.message
                 );
+                return fail(claimed, None, None, DESERIALIZATION_ERROR, msg);
             }
         };
         let function = self.functions.get(record.function.as_str()).copied();
