@@ -20,16 +20,18 @@ wt="${ARQ_MUTANTS_WORKTREE:-/tmp/arq-mutants}"
 export CARGO_TARGET_DIR="${ARQ_MUTANTS_TARGET:-/tmp/arq-mutants-target}"
 logs="${ARQ_MUTANTS_LOGS:-$CARGO_TARGET_DIR/mutants-logs}"
 
-# name # file # perl substitution (applied to the whole file) # test-file::exact-test-name...
+# name # file # perl substitution (applied to the whole file) # test-file::exact-test-path...
+# (the test file is the target before the first `::`: faults::crash::s05_… is test
+# crash::s05_… of tests/faults.rs)
 MUTANTS=(
-  "panic#arq-core/src/worker/execute.rs#s/std::panic::catch_unwind\(AssertUnwindSafe\(\|\| Pin::new\(&mut \*inner\)\.poll\(cx\)\)\)/Ok::<_, Box<dyn std::any::Any + Send>>(Pin::new(&mut *inner).poll(cx))/#faults_crash::s05b_panicking_job_fails_and_the_worker_lives_on"
-  "heartbeat-token#arq-redis/lua/heartbeat.lua#s/if cur == ARGV\[a\] then/if cur then/#faults_crash::s06b_resumed_zombie_cancels_its_copy_at_once"
-  "heartbeat-cancel#arq-core/src/worker/heartbeat.rs#s/\} else if !h\.lease_lost\.is_cancelled\(\) \{/} else if false \&\& !h.lease_lost.is_cancelled() {/#faults_crash::s06b_resumed_zombie_cancels_its_copy_at_once"
-  "release-fence#arq-redis/lua/release.lua#s/^if cur ~= ARGV\[1\] then/if not cur then/m#faults_redis::s16b_held_release_is_fenced_after_takeover"
-  "retry-fence#arq-redis/lua/retry.lua#s/if cur or redis\.call\('EXISTS', KEYS\[3\]\) == 0 then/if redis.call('EXISTS', KEYS[3]) == 0 then/#faults_redis::s16b_held_retry_is_fenced_after_takeover"
-  "recovery-alone#arq-redis/lua/claim.lua#s/^(\s+)recovered = 2$/\${1}recovered = 1/m#faults_crash::s05_poison_pill_is_bounded_by_max_tries"
-  "finish-fence#arq-redis/lua/finish.lua#s/if cur ~= token and \(cur or redis\.call\('EXISTS', KEYS\[k \+ 2\]\) == 0\) then/if not cur and redis.call('EXISTS', KEYS[k + 2]) == 0 then/#faults_crash::s06_stopped_worker_is_fenced_after_takeover#faults_redis::s16b_held_finish_is_fenced_after_takeover"
-  "cron-marker#arq-redis/lua/cron_tick.lua#s/if ttl ~= '' and redis\.call\('EXISTS', marker\) == 1 then/if false then/#faults_clock::s29_cron_runs_each_tick_once_across_skewed_workers#cron::a_claimed_tick_is_not_enqueued_again_after_its_job_finished"
+  "panic#arq-core/src/worker/execute.rs#s/std::panic::catch_unwind\(AssertUnwindSafe\(\|\| Pin::new\(&mut \*inner\)\.poll\(cx\)\)\)/Ok::<_, Box<dyn std::any::Any + Send>>(Pin::new(&mut *inner).poll(cx))/#faults::crash::s05b_panicking_job_fails_and_the_worker_lives_on"
+  "heartbeat-token#arq-redis/lua/heartbeat.lua#s/if cur == ARGV\[a\] then/if cur then/#faults::crash::s06b_resumed_zombie_cancels_its_copy_at_once"
+  "heartbeat-cancel#arq-core/src/worker/heartbeat.rs#s/\} else if !h\.lease_lost\.is_cancelled\(\) \{/} else if false \&\& !h.lease_lost.is_cancelled() {/#faults::crash::s06b_resumed_zombie_cancels_its_copy_at_once"
+  "release-fence#arq-redis/lua/release.lua#s/^if cur ~= ARGV\[1\] then/if not cur then/m#faults::redis::s16b_held_release_is_fenced_after_takeover"
+  "retry-fence#arq-redis/lua/retry.lua#s/if cur or redis\.call\('EXISTS', KEYS\[3\]\) == 0 then/if redis.call('EXISTS', KEYS[3]) == 0 then/#faults::redis::s16b_held_retry_is_fenced_after_takeover"
+  "recovery-alone#arq-redis/lua/claim.lua#s/^(\s+)recovered = 2$/\${1}recovered = 1/m#faults::crash::s05_poison_pill_is_bounded_by_max_tries"
+  "finish-fence#arq-redis/lua/finish.lua#s/if cur ~= token and \(cur or redis\.call\('EXISTS', KEYS\[k \+ 2\]\) == 0\) then/if not cur and redis.call('EXISTS', KEYS[k + 2]) == 0 then/#faults::crash::s06_stopped_worker_is_fenced_after_takeover#faults::redis::s16b_held_finish_is_fenced_after_takeover"
+  "cron-marker#arq-redis/lua/cron_tick.lua#s/if ttl ~= '' and redis\.call\('EXISTS', marker\) == 1 then/if false then/#faults::clock::s29_cron_runs_each_tick_once_across_skewed_workers#cron::a_claimed_tick_is_not_enqueued_again_after_its_job_finished"
 )
 
 baseline=0

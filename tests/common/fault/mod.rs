@@ -1,10 +1,11 @@
 //! The fault-test harness (reliability.md §3.1): Redis processes that can be killed,
-//! restarted, slept, paused and filled ([`redis`], on `arq-test-support`'s server); worker processes running ledger jobs
-//! ([`worker`], [`jobs`], [`ledger`]); a TCP proxy for network faults ([`proxy`]); and the
-//! invariant checker ([`check`]).
+//! restarted, slept, paused and filled ([`redis`], on `arq-test-support`'s server); worker
+//! processes running ledger jobs ([`worker`], [`jobs`], [`ledger`]); a TCP proxy for network
+//! faults ([`proxy`]); and the invariant checker ([`check`]).
 //!
-//! A fault test binary includes it with
-//! `#[path = "common/fault/mod.rs"] mod fault;` and defines the child entry point:
+//! The one fault test binary, `tests/faults.rs`, includes it with
+//! `#[path = "common/fault/mod.rs"] mod fault;` and defines the child entry point at its
+//! root, so its test path is exactly [`worker::CHILD_TEST`]:
 //! `#[test] fn fault_worker_child() { fault::worker::child_main() }`.
 #![allow(dead_code, unused_imports)]
 

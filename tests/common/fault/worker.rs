@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 /// Selects the child mode: `worker` or `enqueue`.
 pub const CHILD_ENV: &str = "ARQ_FAULT_CHILD";
-/// The name of the test function every fault test binary defines as the child entry point.
+/// The test path of the child entry point, which `tests/faults.rs` defines at its root.
 pub const CHILD_TEST: &str = "fault_worker_child";
 
 const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";

@@ -2,17 +2,10 @@
 //! zombie workers, and timeouts, with real worker processes (this test binary re-executed)
 //! and the invariant checker of `tests/common/fault`.
 
-#[path = "common/fault/mod.rs"]
-mod fault;
+use crate::fault;
 
 use fault::{Expect, Fate, Scene};
 use std::time::{Duration, Instant};
-
-/// Not a test of its own: the entry point of the worker processes.
-#[test]
-fn fault_worker_child() {
-    fault::worker::child_main();
-}
 
 const LEASE: Duration = Duration::from_secs(2);
 const POLL: Duration = Duration::from_millis(50);

@@ -3,18 +3,11 @@
 //! (`FAKETIME_DONT_FAKE_MONOTONIC=1`, the `faketime` package) with their wall clocks moved;
 //! the ledger corrects its timestamps, so every check is on the real (Redis) clock.
 
-#[path = "common/fault/mod.rs"]
-mod fault;
+use crate::fault;
 
 use fault::{Expect, Scene};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
-
-/// Not a test of its own: the entry point of the worker processes.
-#[test]
-fn fault_worker_child() {
-    fault::worker::child_main();
-}
 
 const POLL: Duration = Duration::from_millis(50);
 const SLACK: Duration = Duration::from_millis(400);

@@ -3,19 +3,12 @@
 //! partitions, failover and maxmemory, against worker processes (this test binary
 //! re-executed) through the harness of `tests/common/fault`.
 
-#[path = "common/fault/mod.rs"]
-mod fault;
+use crate::fault;
 
 use fault::resp::{self, Resp};
 use fault::{Expect, Fate, Mode, Persistence, Proxy, RedisProc, Scene};
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
-
-/// Not a test of its own: the entry point of the worker processes.
-#[test]
-fn fault_worker_child() {
-    fault::worker::child_main();
-}
 
 const LEASE: Duration = Duration::from_secs(2);
 const POLL: Duration = Duration::from_millis(50);
@@ -1327,7 +1320,7 @@ async fn s18_evicting_policy_is_warned_about() {
 /// primary demoted, and the workers' address (the proxy) moved to the new primary. The
 /// workers carry on; jobs acknowledged inside the replication window may be lost and are
 /// counted. Also: `min-replicas-to-write` with no replica refuses enqueues with NOREPLICAS.
-/// Heavy tier: ignored by default; `cargo test --test faults_redis -- --ignored s17`.
+/// Heavy tier: ignored by default; `cargo test --test faults -- --ignored s17`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "heavy tier: run with --ignored (.ci/run does when ARQ_FAULT_HEAVY=1)"]
 async fn s17_failover_to_a_replica() {

@@ -3,18 +3,11 @@
 //! (heavy tier), and concurrency (duplicate ids, racing workers, abort), with worker
 //! processes (this test binary re-executed) and the checker of `tests/common/fault`.
 
-#[path = "common/fault/mod.rs"]
-mod fault;
+use crate::fault;
 
 use arq::Value;
 use fault::{Expect, Fate, Persistence, RedisProc, Scene};
 use std::time::{Duration, Instant};
-
-/// Not a test of its own: the entry point of the worker processes.
-#[test]
-fn fault_worker_child() {
-    fault::worker::child_main();
-}
 
 const POLL: Duration = Duration::from_millis(50);
 const SLACK: Duration = Duration::from_millis(400);
