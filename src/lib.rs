@@ -7,7 +7,9 @@
 struct ReadmeDoctests;
 
 // Jobs: the macros, and what a job function sees and returns.
-pub use arq_core::{Args, Ctx, Function, Handler, JobError, JobOptions, Retry, State, StateMissing};
+pub use arq_core::{
+    Args, Ctx, Function, Handler, JobError, JobOptions, Retry, State, StateMissing,
+};
 pub use arq_macros::{cron, job};
 
 // The client: a pool, the enqueue builder, a job's handle and what it reads.
@@ -99,8 +101,8 @@ pub mod cron {
 /// (its `fred` connection), Python arq's key layout, and the ACL error type.
 pub mod redis {
     pub use arq_redis::{
-        create_pool, is_permission_error, KeyLayout, PermissionDenied, RedisBackend,
-        RedisSettings, DEFAULT_REDIS_URL,
+        create_pool, is_permission_error, KeyLayout, PermissionDenied, RedisBackend, RedisSettings,
+        DEFAULT_REDIS_URL,
     };
 }
 
