@@ -260,6 +260,17 @@ pub type OnMessage = std::sync::Arc<dyn Fn(&[u8]) + Send + Sync>;
 /// somehow brings every worker down at shutdown still runs out of tries).
 pub const FREE_RELEASES: u32 = 3;
 
+/// How far a record's `et` (the client's clock) may be from the backend's clock and still be
+/// what a job is scored from, as Python arq scores it; past it, the backend's clock is used.
+pub const TRUSTED_CLOCK_SKEW_MS: i64 = 2_000;
+
+/// A job key's default extra life past its score (Python arq's `expires_extra_ms`).
+pub const JOB_EXPIRES_EXTRA_MS: i64 = 86_400_000;
+
+/// The life of a job's try counter (Python arq's `EXPIRE 88400` on `arq:retry:<id>`), and of
+/// the markers that go with it (handed back, release count).
+pub const TRY_COUNTER_TTL_MS: i64 = 88_400_000;
+
 /// From which try on a recovered job (its last worker died) runs alone on an idle worker, so
 /// a job that kills its worker takes no other job with it.
 pub const RECOVERY_ALONE_FROM_TRY: i64 = 3;

@@ -112,32 +112,12 @@ where
 
 /// Like [`run`], with arguments already built (keyword arguments included).
 pub async fn run_args(function: &Function, ctx: Ctx, args: Args) -> Outcome {
-    let call = std::panic::AssertUnwindSafe((function.handler)(ctx, args));
-    match futures_catch_unwind(call).await {
+    match crate::worker::CatchUnwind((function.handler)(ctx, args)).await {
         Ok(Ok(v)) => Outcome::Success(v),
         Ok(Err(JobError::Retry(r))) => Outcome::Retry(r.defer()),
         Ok(Err(JobError::Failed(f))) => Outcome::Failed(f),
         Err(panic) => Outcome::Failed(JobFailure::new("Panic", panic)),
     }
-}
-
-/// Awaits `fut`, turning a panic into its message (as the worker does).
-async fn futures_catch_unwind<F: std::future::Future>(
-    fut: std::panic::AssertUnwindSafe<F>,
-) -> std::result::Result<F::Output, String> {
-    let mut fut = std::pin::pin!(fut.0);
-    std::future::poll_fn(move |cx| {
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
-            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
-            Ok(std::task::Poll::Ready(v)) => std::task::Poll::Ready(Ok(v)),
-            Err(payload) => std::task::Poll::Ready(Err(payload
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "job panicked".to_owned()))),
-        }
-    })
-    .await
 }
 
 /// A [`Ctx`] for a test, in one line: `testing::ctx().job_try(2).state(db).build()`.

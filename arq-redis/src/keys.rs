@@ -11,7 +11,7 @@ use arq_core::{Error, Result};
 /// (`:clean`, `:releases`), in seconds: what Python arq's worker sets (`EXPIRE 88400`, a day
 /// and a bit more than the job key's `expires_extra_ms`). `lua/claim.lua`, `lua/retry.lua` and
 /// `lua/release.lua` write the same literal (the test below holds them to it).
-pub(crate) const RETRY_KEY_TTL_S: i64 = 88_400;
+pub(crate) const RETRY_KEY_TTL_S: i64 = arq_core::backend::TRY_COUNTER_TTL_MS / 1000;
 
 /// Key names and prefixes.
 ///

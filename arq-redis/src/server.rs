@@ -12,7 +12,7 @@ use fred::prelude::*;
 /// in job records use this machine's clock, due-ness uses Redis's. Up to this difference, a
 /// `defer_by` job is scored from the record's enqueue time, as Python arq scores it; beyond
 /// it, from Redis's clock (`lua/enqueue.lua`, which receives it as ARGV[9]).
-pub(crate) const MAX_CLOCK_SKEW_MS: i64 = 2_000;
+pub(crate) const MAX_CLOCK_SKEW_MS: i64 = arq_core::backend::TRUSTED_CLOCK_SKEW_MS;
 
 /// How often the clock-skew warning may repeat, ms.
 const SKEW_WARNING_EVERY_MS: i64 = 60_000;

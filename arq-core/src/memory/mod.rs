@@ -18,14 +18,10 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use store::Store;
 use tokio_util::sync::CancellationToken;
 
-/// A job key's default extra life past its score (Python arq's `expires_extra_ms`).
-const EXPIRES_EXTRA_MS: i64 = 86_400_000;
-/// The life of try counters, handed-back markers and release counters (Python arq's
-/// `EXPIRE 88400` on the retry key).
-const COUNTER_TTL_MS: i64 = 88_400_000;
-/// Up to this difference from the backend's clock, a record's `et` is trusted for scoring
-/// (the Redis backend's rule).
-const MAX_CLOCK_SKEW_MS: i64 = 2_000;
+use crate::backend::{
+    JOB_EXPIRES_EXTRA_MS as EXPIRES_EXTRA_MS, TRUSTED_CLOCK_SKEW_MS as MAX_CLOCK_SKEW_MS,
+    TRY_COUNTER_TTL_MS as COUNTER_TTL_MS,
+};
 /// Abort markers older than this are pruned at claim.
 const ABORT_MARKER_LIFE_MS: i64 = 86_400_000;
 /// How many due entries [`Inspect::queue_stats`] looks at for running jobs.

@@ -459,8 +459,9 @@ fn short(v: &Value) -> String {
     }
 }
 
-/// Turns a panic inside a job future into an error text instead of a dead task.
-struct CatchUnwind<F>(F);
+/// Turns a panic inside a job future into an error text instead of a dead task (the worker's
+/// and `testing::run`'s).
+pub(crate) struct CatchUnwind<F>(pub(crate) F);
 
 impl<F: Future + Unpin> Future for CatchUnwind<F> {
     type Output = Result<F::Output, String>;

@@ -13,6 +13,7 @@ mod finish;
 mod heartbeat;
 mod settings;
 
+pub(crate) use execute::CatchUnwind;
 pub use settings::WorkerSettings;
 
 use crate::backend::{HealthRecord, Watch};
