@@ -121,6 +121,7 @@ async fn claim(pool: &Pool, queue: &str) -> arq::Result<Vec<arq::backend::Claime
         lease_ms: 10_000,
         check_abort: true,
         alone_from_try: arq::backend::RECOVERY_ALONE_FROM_TRY,
+        events: None,
     };
     Ok(pool.backend().claim(&req).await?.jobs)
 }

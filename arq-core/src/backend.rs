@@ -53,6 +53,9 @@ pub struct EnqueueRequest {
     /// Replace an existing result (and reset the try counter) instead of refusing the id:
     /// re-running a finished job. A job record with the id is still refused.
     pub replace_result: bool,
+    /// Write an `enqueued` event to the queue's event stream, kept to about this many
+    /// entries; `None` writes none ([`EventKind`]).
+    pub events: Option<u64>,
 }
 
 /// What [`Backend::result`] reads in one step.
@@ -154,6 +157,9 @@ pub struct ClaimRequest {
     pub lease_ms: i64,
     /// Whether to consume abort markers (a marked job is reported as `aborted`).
     pub check_abort: bool,
+    /// Write a `started` event per claimed job (stream length as in
+    /// [`EnqueueRequest::events`]); `None` writes none.
+    pub events: Option<u64>,
 }
 
 /// A job the worker now owns.
@@ -205,6 +211,8 @@ pub struct AbortRequest {
     pub result: Option<Vec<u8>>,
     /// That result's time to live in ms; `None` keeps it forever.
     pub keep_result_ms: Option<i64>,
+    /// Write an `aborted` event when the job is removed before it ran; `None` writes none.
+    pub events: Option<u64>,
 }
 
 /// What an abort found.
@@ -302,6 +310,55 @@ pub struct FinishRequest {
     /// Keep the in-progress key this many ms instead of deleting it (Python arq does this for
     /// cron jobs, 60 000 ms).
     pub keep_in_progress_ms: Option<i64>,
+    /// How the run ended (the event written, and what a final failure adds).
+    pub outcome: FinishOutcome,
+    /// The try this run counted as (written in the event).
+    pub job_try: i64,
+    /// A final failure's dead letter and pending failure hook, if any: written in the same
+    /// step, so they exist exactly when the job's outcome does.
+    pub failure: Option<FinalFailure>,
+    /// Write a `completed`, `failed` or `aborted` event (and `dead` when a dead letter is
+    /// added); `None` writes none. The event's data is [`FinishRequest::error`].
+    pub events: Option<u64>,
+    /// The error text for the event (`"Class: message"`), for failures.
+    pub error: Option<String>,
+}
+
+/// How a finished run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum FinishOutcome {
+    /// It returned a value.
+    #[default]
+    Completed,
+    /// It failed for good (an error, a timeout, no tries left, a bad payload, ...).
+    Failed,
+    /// It was aborted.
+    Aborted,
+}
+
+/// What a final failure leaves besides its result: a dead letter and a pending failure hook.
+#[derive(Debug, Clone)]
+pub struct FinalFailure {
+    /// The job record as it was claimed (kept in the dead letter so a requeue runs the very
+    /// same job); `None` when the job key was gone.
+    pub job: Option<Bytes>,
+    /// The encoded result record of the failure (what the dead letter and the hook read).
+    pub record: Vec<u8>,
+    /// Add a dead letter to the queue's dead set, trimmed to these limits; `None` adds none.
+    pub dead: Option<DeadLimits>,
+    /// Leave a pending failure hook, leased to this worker for this many ms (another worker
+    /// runs it if the lease runs out before [`Backend::hook_done`]); `None` leaves none.
+    pub hook_lease_ms: Option<i64>,
+}
+
+/// The bounds of a queue's dead set: the oldest letters go first once either is passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeadLimits {
+    /// At most this many letters.
+    pub max_len: u64,
+    /// Letters older than this (ms) are dropped.
+    pub max_age_ms: i64,
 }
 
 /// How to hand a held job back at shutdown ([`Backend::release`]).
@@ -352,6 +409,221 @@ pub struct RetryRequest {
     pub token: String,
     /// Run again this many ms from now; 0 leaves the score as it is (runs at the next poll).
     pub defer_ms: i64,
+    /// The try that just ended (written in the `retried` event).
+    pub job_try: i64,
+    /// Write a `retried` event (its data: [`RetryRequest::error`]); `None` writes none.
+    pub events: Option<u64>,
+    /// Why it is retried (`"Class: message"`), for the event.
+    pub error: Option<String>,
+}
+
+/// How to snooze a held job: run it again later without spending a try
+/// ([`Backend::snooze`]).
+#[derive(Debug, Clone)]
+pub struct SnoozeRequest {
+    /// The queue.
+    pub queue: String,
+    /// The job id.
+    pub job_id: String,
+    /// The token the worker holds.
+    pub token: String,
+    /// Run again this many ms from the backend's now (at least 1).
+    pub defer_ms: i64,
+    /// How many snoozes the job may take in all; past it the snooze is refused
+    /// ([`SnoozeOutcome::LimitReached`]) and nothing changes.
+    pub max_snoozes: u32,
+    /// The try that just ended (written in the `snoozed` event).
+    pub job_try: i64,
+    /// Write a `snoozed` event; `None` writes none.
+    pub events: Option<u64>,
+}
+
+/// What a snooze did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SnoozeOutcome {
+    /// Rescheduled, the try given back; the job has now snoozed this many times.
+    Snoozed(u32),
+    /// The job has snoozed `max_snoozes` times already: nothing changed, the caller fails it.
+    LimitReached(u32),
+    /// The token is stale: nothing changed.
+    Fenced,
+}
+
+/// How to store a running job's progress ([`Backend::progress`]).
+#[derive(Debug, Clone)]
+pub struct ProgressRequest {
+    /// The queue.
+    pub queue: String,
+    /// The job id.
+    pub job_id: String,
+    /// The token the worker holds (a stale worker's progress is refused).
+    pub token: String,
+    /// The encoded progress value (the pool's codec).
+    pub value: Vec<u8>,
+    /// How long the progress is kept, ms.
+    pub ttl_ms: i64,
+    /// Write a `progress` event (its data: the value); `None` writes none.
+    pub events: Option<u64>,
+}
+
+/// The kinds of events in a queue's event stream ([`Backend::events_read`]).
+///
+/// Each is written in the same atomic step as the change it reports, so a reader sees them in
+/// the order the changes happened. Python arq workers and clients write none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EventKind {
+    /// A job was enqueued.
+    Enqueued,
+    /// A worker claimed the job and starts it.
+    Started,
+    /// The job reported progress (data: the encoded value).
+    Progress,
+    /// The job will run again (data: the error text).
+    Retried,
+    /// The job snoozed: it runs again later, its try given back.
+    Snoozed,
+    /// The job returned a value.
+    Completed,
+    /// The job failed for good (data: the error text).
+    Failed,
+    /// The failed job went to the dead set (data: the error text).
+    Dead,
+    /// The job was aborted.
+    Aborted,
+    /// A dead job was put back in its queue.
+    Requeued,
+}
+
+impl EventKind {
+    /// Every kind, in lifecycle order.
+    pub const ALL: [EventKind; 10] = [
+        EventKind::Enqueued,
+        EventKind::Started,
+        EventKind::Progress,
+        EventKind::Retried,
+        EventKind::Snoozed,
+        EventKind::Completed,
+        EventKind::Failed,
+        EventKind::Dead,
+        EventKind::Aborted,
+        EventKind::Requeued,
+    ];
+
+    /// The name stored in the stream (`"enqueued"`, `"started"`, ...).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Enqueued => "enqueued",
+            EventKind::Started => "started",
+            EventKind::Progress => "progress",
+            EventKind::Retried => "retried",
+            EventKind::Snoozed => "snoozed",
+            EventKind::Completed => "completed",
+            EventKind::Failed => "failed",
+            EventKind::Dead => "dead",
+            EventKind::Aborted => "aborted",
+            EventKind::Requeued => "requeued",
+        }
+    }
+
+    /// The kind a stored name stands for.
+    pub fn parse(name: &str) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One entry of a queue's event stream, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventEntry {
+    /// The entry's id in the stream (`"<ms>-<seq>"` on Redis); resume after it.
+    pub id: String,
+    /// When it was written, ms since the epoch (the backend's clock).
+    pub time_ms: i64,
+    /// What happened.
+    pub kind: EventKind,
+    /// The job.
+    pub job_id: String,
+    /// The try, where the step knows it.
+    pub job_try: Option<i64>,
+    /// The event's data: the encoded progress value, or an error text.
+    pub data: Option<Bytes>,
+}
+
+/// A read of a queue's event stream.
+#[derive(Debug, Clone)]
+pub struct EventsRead {
+    /// The queue.
+    pub queue: String,
+    /// Read the entries after this id; `None` reads only entries written after the call (the
+    /// stream's current end).
+    pub after: Option<String>,
+    /// At most this many entries.
+    pub count: usize,
+    /// Wait up to this many ms for an entry when there is none yet (0: do not wait).
+    pub block_ms: u64,
+}
+
+/// What an events read got.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventsPage {
+    /// The entries, oldest first.
+    pub events: Vec<EventEntry>,
+    /// Where the next read resumes: the last entry's id, or the position read from.
+    pub last_id: String,
+}
+
+/// One failure hook waiting to run ([`Backend::hooks_claim`]).
+#[derive(Debug, Clone)]
+pub struct PendingHook {
+    /// The job id.
+    pub job_id: String,
+    /// The encoded result record of the failure.
+    pub record: Bytes,
+}
+
+/// A dead letter: a job that failed for good, as its queue's dead set keeps it.
+#[derive(Debug, Clone)]
+pub struct DeadEntry {
+    /// The job id.
+    pub job_id: String,
+    /// When it was added, ms since the epoch (the backend's clock).
+    pub died_ms: i64,
+    /// The job record as it was claimed, if it was there.
+    pub job: Option<Bytes>,
+    /// The encoded result record of the failure.
+    pub record: Option<Bytes>,
+}
+
+/// A page of a queue's dead set, newest first.
+#[derive(Debug, Clone)]
+pub struct DeadPage {
+    /// The backend's clock, ms.
+    pub now_ms: i64,
+    /// How many letters the dead set holds.
+    pub total: u64,
+    /// The page.
+    pub entries: Vec<DeadEntry>,
+}
+
+/// What a requeue of one dead letter did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RequeueOutcome {
+    /// Back in its queue, due now, tries reset; the dead letter and the failed result are gone.
+    Requeued,
+    /// No such dead letter.
+    NotFound,
+    /// A job with that id is queued or running again: the letter stays.
+    JobExists,
+    /// The letter holds no job record (the job key was gone when it failed): it stays.
+    NoRecord,
 }
 
 /// The three facts `Job.status()` is decided from, read atomically.
@@ -463,7 +735,64 @@ pub trait Backend: Send + Sync + 'static {
     /// Reads the shared health record of a queue.
     fn health_read<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<Option<String>>>;
 
+    // --- beyond Python arq: snooze, progress, events, failure hooks --------------------------
+
+    /// Snooze: reschedules a held job `defer_ms` from the backend's now and drops its lease,
+    /// giving back the try its claim counted, unless it has snoozed `max_snoozes` times.
+    fn snooze<'a>(&'a self, req: &'a SnoozeRequest) -> BoxFuture<'a, Result<SnoozeOutcome>> {
+        let _ = req;
+        let name = self.name();
+        Box::pin(async move { Err(unsupported(name, "snooze")) })
+    }
+
+    /// Progress: stores a running job's progress (fenced by its token). Returns `false` when
+    /// the token is stale.
+    fn progress<'a>(&'a self, req: &'a ProgressRequest) -> BoxFuture<'a, Result<bool>> {
+        let _ = req;
+        let name = self.name();
+        Box::pin(async move { Err(unsupported(name, "job progress")) })
+    }
+
+    /// Reads a job's last stored progress.
+    fn progress_read<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, Result<Option<Bytes>>> {
+        let _ = job_id;
+        let name = self.name();
+        Box::pin(async move { Err(unsupported(name, "job progress")) })
+    }
+
+    /// Reads a queue's event stream after a position, waiting up to `block_ms` for an entry.
+    fn events_read<'a>(&'a self, req: &'a EventsRead) -> BoxFuture<'a, Result<EventsPage>> {
+        let _ = req;
+        let name = self.name();
+        Box::pin(async move { Err(unsupported(name, "event streams")) })
+    }
+
+    /// Hooks claim: takes up to `limit` pending failure hooks of a queue whose lease ran out
+    /// (their worker died before running them), leasing them to the caller for `lease_ms`.
+    fn hooks_claim<'a>(
+        &'a self,
+        queue: &'a str,
+        limit: usize,
+        lease_ms: i64,
+    ) -> BoxFuture<'a, Result<Vec<PendingHook>>> {
+        let _ = (queue, limit, lease_ms);
+        let name = self.name();
+        Box::pin(async move { Err(unsupported(name, "failure hooks")) })
+    }
+
+    /// Hook done: removes a pending failure hook once it ran. Returns whether it was there.
+    fn hook_done<'a>(&'a self, queue: &'a str, job_id: &'a str) -> BoxFuture<'a, Result<bool>> {
+        let _ = (queue, job_id);
+        let name = self.name();
+        Box::pin(async move { Err(unsupported(name, "failure hooks")) })
+    }
+
     // --- optional capabilities -------------------------------------------------------------
+
+    /// Listing and steering dead letters, if this backend keeps them.
+    fn dead_letters(&self) -> Option<&dyn DeadLetters> {
+        None
+    }
 
     /// Listing and steering queues, if this backend can.
     fn inspect(&self) -> Option<&dyn Inspect> {
@@ -542,6 +871,46 @@ pub trait Inspect: Send + Sync {
 
     /// Purge: removes up to `batch` entries of a queue that are not running; returns how many.
     fn purge<'a>(&'a self, queue: &'a str, batch: u64) -> BoxFuture<'a, Result<u64>>;
+}
+
+/// A queue's dead set: the jobs that failed for good, kept with their job record and final
+/// result so they can be read and run again ([`Backend::dead_letters`]). Letters are added
+/// by [`Backend::finish`] ([`FinalFailure::dead`]); each method here is one step.
+pub trait DeadLetters: Send + Sync {
+    /// A page of the dead set, newest first (`offset`, at most `limit` letters).
+    fn dead_page<'a>(
+        &'a self,
+        queue: &'a str,
+        offset: u64,
+        limit: u64,
+    ) -> BoxFuture<'a, Result<DeadPage>>;
+
+    /// Reads one dead letter.
+    fn dead_read<'a>(
+        &'a self,
+        queue: &'a str,
+        job_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<DeadEntry>>>;
+
+    /// Requeue: puts dead jobs back in their queue, due now (the backend's clock), with their
+    /// try counter, snooze count and failed result removed, and their letters deleted; writes
+    /// a `requeued` event each when `events` is set. One outcome per id.
+    fn dead_requeue<'a>(
+        &'a self,
+        queue: &'a str,
+        job_ids: &'a [String],
+        events: Option<u64>,
+    ) -> BoxFuture<'a, Result<Vec<RequeueOutcome>>>;
+
+    /// Deletes dead letters; returns how many existed.
+    fn dead_delete<'a>(
+        &'a self,
+        queue: &'a str,
+        job_ids: &'a [String],
+    ) -> BoxFuture<'a, Result<u64>>;
+
+    /// Purge: deletes up to `batch` of the oldest dead letters; returns how many.
+    fn dead_purge<'a>(&'a self, queue: &'a str, batch: u64) -> BoxFuture<'a, Result<u64>>;
 }
 
 /// The error for a capability `backend` lacks.

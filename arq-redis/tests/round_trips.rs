@@ -160,6 +160,7 @@ async fn scenario(b: &RedisBackend, counter: &Counter, tag: &str) -> Vec<(&'stat
         enqueue_time_ms: arq_core::now_ms(),
         expires_ms: None,
         replace_result: false,
+        events: None,
     };
     let added = step!("enqueue", b.enqueue(&enq(id("a"), Defer::None)));
     assert!(added);
@@ -177,6 +178,7 @@ async fn scenario(b: &RedisBackend, counter: &Counter, tag: &str) -> Vec<(&'stat
             alone_from_try: 3,
             lease_ms: 30_000,
             check_abort: true,
+            events: None,
         })
     );
     assert_eq!(claimed.jobs.len(), 2, "{claimed:?}");
@@ -219,6 +221,11 @@ async fn scenario(b: &RedisBackend, counter: &Counter, tag: &str) -> Vec<(&'stat
             result: Some(b"result".to_vec()),
             keep_result_ms: Some(60_000),
             keep_in_progress_ms: None,
+            outcome: Default::default(),
+            job_try: 1,
+            failure: None,
+            events: None,
+            error: None,
         }])
     );
     step!(
@@ -228,6 +235,9 @@ async fn scenario(b: &RedisBackend, counter: &Counter, tag: &str) -> Vec<(&'stat
             job_id: bb.job_id.clone(),
             token: bb.token.clone(),
             defer_ms: 60_000,
+            job_try: 1,
+            events: None,
+            error: None,
         })
     );
     step!(
@@ -245,6 +255,7 @@ async fn scenario(b: &RedisBackend, counter: &Counter, tag: &str) -> Vec<(&'stat
             job_id: id("c"),
             result: Some(b"aborted".to_vec()),
             keep_result_ms: None,
+            events: None,
         })
     );
     step!(

@@ -884,6 +884,7 @@ async fn s26_concurrent_claims_of_one_job() {
                 token_prefix: format!("racer{i}"),
                 seq: 1,
                 alone_from_try: arq::backend::RECOVERY_ALONE_FROM_TRY,
+                events: None,
                 lease_ms: 10_000,
                 check_abort: true,
                 idle: true,

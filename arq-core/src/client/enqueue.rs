@@ -191,6 +191,7 @@ impl<'p, T> Enqueue<'p, T> {
             enqueue_time_ms,
             expires_ms,
             replace_result: self.replace_result,
+            events: self.pool.events_max_len(),
         };
         crate::failpoint::hit("enqueue_before_send");
         if self.pool.backend().enqueue(&req).await? {

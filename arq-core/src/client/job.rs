@@ -203,6 +203,7 @@ impl<T> Job<T> {
             job_id: self.id.clone(),
             result: Some(self.pool.encode("result", &result.to_value())?),
             keep_result_ms: Some(ABORTED_RESULT_KEEP_MS),
+            events: self.pool.events_max_len(),
         };
         match self.pool.backend().abort(&req).await? {
             AbortOutcome::Aborted => Ok(true),

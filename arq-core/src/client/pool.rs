@@ -19,7 +19,12 @@ pub struct Pool {
     pub(super) results: Arc<crate::result_watch::ResultWatch>,
     /// See [`Pool::with_max_payload_bytes`].
     pub(super) max_payload_bytes: usize,
+    /// See [`Pool::with_events`].
+    events: Option<u64>,
 }
+
+/// The default length of a queue's event stream (see [`Pool::with_events`]).
+pub const DEFAULT_EVENTS_MAX_LEN: u64 = 10_000;
 
 /// The default limit on an encoded job record (see [`Pool::with_max_payload_bytes`]).
 pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 16 * 1024 * 1024;
@@ -42,6 +47,7 @@ impl Pool {
             default_queue: DEFAULT_QUEUE_NAME.into(),
             results: Arc::default(),
             max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
+            events: None,
         }
     }
 
@@ -88,6 +94,23 @@ impl Pool {
     pub fn with_max_payload_bytes(mut self, bytes: usize) -> Self {
         self.max_payload_bytes = bytes;
         self
+    }
+
+    /// The same pool writing lifecycle events (enqueued, started, progress, retried,
+    /// snoozed, completed, failed, dead, aborted, requeued) to each queue's event stream,
+    /// trimmed to about `max_len` entries ([`DEFAULT_EVENTS_MAX_LEN`] is a good start).
+    ///
+    /// Events are written by whoever makes the change: turn them on in the pools of both the
+    /// clients and the workers. Off by default: a pool without them writes nothing extra.
+    /// Read them with [`Pool::events`].
+    pub fn with_events(mut self, max_len: u64) -> Self {
+        self.events = Some(max_len.max(1));
+        self
+    }
+
+    /// The event stream length this pool writes with, `None` when it writes no events.
+    pub fn events_max_len(&self) -> Option<u64> {
+        self.events
     }
 
     /// The same pool with another default queue.

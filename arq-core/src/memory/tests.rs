@@ -14,6 +14,7 @@ fn enqueue_req(id: &str, defer: Defer, et: i64) -> EnqueueRequest {
         enqueue_time_ms: et,
         expires_ms: None,
         replace_result: false,
+        events: None,
     }
 }
 
@@ -33,6 +34,7 @@ fn claim_req(limit: usize, seq: u64, idle: bool) -> ClaimRequest {
         alone_from_try: RECOVERY_ALONE_FROM_TRY,
         lease_ms: 1_000,
         check_abort: true,
+        events: None,
     }
 }
 
@@ -48,6 +50,11 @@ fn finish_req(id: &str, token: &str) -> FinishRequest {
         result: Some(b"done".to_vec()),
         keep_result_ms: Some(10_000),
         keep_in_progress_ms: None,
+        outcome: Default::default(),
+        job_try: 1,
+        failure: None,
+        events: None,
+        error: None,
     }
 }
 
@@ -57,6 +64,9 @@ fn retry_req(id: &str, token: &str, defer_ms: i64) -> RetryRequest {
         job_id: id.into(),
         token: token.into(),
         defer_ms,
+        job_try: 1,
+        events: None,
+        error: None,
     }
 }
 
@@ -490,6 +500,7 @@ async fn abort_has_the_four_outcomes_of_abort_lua() {
         job_id: id.into(),
         result: Some(b"aborted".to_vec()),
         keep_result_ms: Some(60_000),
+        events: None,
     };
     assert_eq!(
         b.abort(&abort("nope")).await.unwrap(),

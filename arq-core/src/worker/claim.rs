@@ -48,6 +48,7 @@ impl Running {
                 check_abort: self.settings.allow_abort_jobs,
                 idle,
                 alone_from_try: RECOVERY_ALONE_FROM_TRY,
+                events: self.pool.events_max_len(),
             };
             let sent = Instant::now();
             match self.pool.backend().claim(&req).await {

@@ -120,6 +120,11 @@ impl JobRunner {
             result: payload,
             keep_result_ms: keep.flatten(),
             keep_in_progress_ms: crate::cron::keep_in_progress_ms(f),
+            outcome: crate::backend::FinishOutcome::Completed,
+            job_try: record.job_try,
+            failure: None,
+            events: None,
+            error: None,
         };
         self.with_retries("finish", &claimed.job_id, || async {
             self.finisher.send(req.clone()).await
@@ -134,6 +139,9 @@ impl JobRunner {
             job_id: claimed.job_id.clone(),
             token: claimed.token.clone(),
             defer_ms,
+            job_try: claimed.job_try,
+            events: None,
+            error: None,
         };
         self.with_retries("retry", &claimed.job_id, || async {
             self.pool.backend().retry(&req).await

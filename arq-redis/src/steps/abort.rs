@@ -105,6 +105,7 @@ mod tests {
             job_id: "a".into(),
             result: Some(b"r".to_vec()),
             keep_result_ms: None,
+            events: None,
         };
         let (keys, args) = call(&KeyLayout::arq(), &req);
         assert_eq!(

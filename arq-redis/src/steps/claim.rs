@@ -87,6 +87,7 @@ mod tests {
             alone_from_try: 3,
             lease_ms: 30_000,
             check_abort: false,
+            events: None,
         };
         let (keys, args) = call(&KeyLayout::arq(), &req);
         assert_eq!(keys, ["arq:queue", "arq:abort"]);

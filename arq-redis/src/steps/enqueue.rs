@@ -100,6 +100,7 @@ mod tests {
             enqueue_time_ms: 1_000,
             expires_ms: None,
             replace_result: false,
+            events: None,
         }
     }
 

@@ -86,6 +86,11 @@ mod tests {
             result: None,
             keep_result_ms: None,
             keep_in_progress_ms: None,
+            outcome: Default::default(),
+            job_try: 1,
+            failure: None,
+            events: None,
+            error: None,
         }
     }
 

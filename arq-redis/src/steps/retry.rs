@@ -42,6 +42,9 @@ mod tests {
             job_id: "a".into(),
             token: "t".into(),
             defer_ms: -5,
+            job_try: 1,
+            events: None,
+            error: None,
         };
         let (keys, args) = call(&KeyLayout::arq(), &req);
         assert_eq!(
