@@ -1,21 +1,25 @@
 //! [`MemoryBackend`]: the whole [`Backend`] contract in this process, step for step as the
 //! Redis backend's Lua scripts (`arq-redis/lua/*.lua`) do it, on a clock of its own.
 
+mod dead;
 mod store;
 
 use crate::backend::{
     AbortOutcome, AbortRequest, Backend, BoxFuture, ClaimRequest, Claimed, ClaimedJob,
-    CronTickOutcome, CronTickReply, CronTickRequest, Defer, EnqueueRequest, FinishRequest,
-    HealthRecord, Heartbeat, HeartbeatReply, Inspect, OnMessage, QueueEntry, QueuePage, QueueStats,
-    RawStatus, ReleaseRequest, ResultRead, ResultTtl, ResultsPage, RetryRequest, SetTryRequest,
-    Watch,
+    CronTickOutcome, CronTickReply, CronTickRequest, DeadLetters, Defer, EnqueueRequest, EventKind,
+    EventsPage, EventsRead, FinishOutcome, FinishRequest, HealthRecord, Heartbeat, HeartbeatReply,
+    Inspect, OnMessage, PendingHook, ProgressRequest, QueueEntry, QueuePage, QueueStats, RawStatus,
+    ReleaseRequest, ResultRead, ResultTtl, ResultsPage, RetryRequest, SetTryRequest, SnoozeOutcome,
+    SnoozeRequest, Watch,
 };
 use crate::{Error, Result};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
-use store::Store;
+use std::time::Duration;
+use store::{Event, EventId, EventStream, Store, StoredEvent};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::backend::{
@@ -26,6 +30,10 @@ use crate::backend::{
 const ABORT_MARKER_LIFE_MS: i64 = 86_400_000;
 /// How many due entries [`Inspect::queue_stats`] looks at for running jobs.
 const STATS_SCAN: usize = 10_000;
+/// The most failure hooks one [`Backend::hooks_claim`] takes (as the Redis backend's).
+const MAX_HOOKS_CLAIM: usize = 100_000;
+/// The most dead letters one [`DeadLetters::dead_purge`] removes (as the Redis backend's).
+const MAX_DEAD_PURGE: u64 = 100_000;
 
 /// A backend that keeps queues, jobs and results in this process: for tests, examples and
 /// single-process programs that have no Redis. Nothing survives the process.
@@ -35,7 +43,10 @@ const STATS_SCAN: usize = 10_000;
 /// (`SystemTime`, ms) standing in for Redis's `TIME`. Values with a time to live (jobs,
 /// results, leases, try counters, markers, health records) expire lazily: past its expiry a
 /// value reads as absent. Push wake-ups ([`Backend::watch`]) are delivered in-process, and
-/// [`Backend::standalone`] hands the worker's heartbeat a clone on the same store.
+/// [`Backend::standalone`] hands the worker's heartbeat a clone on the same store. Each queue
+/// has its event stream (trimmed exactly to the requested length; a blocked
+/// [`Backend::events_read`] sleeps until a step writes an event), its dead letters
+/// ([`Backend::dead_letters`]) and its pending failure hooks, none of them listed as queues.
 ///
 /// Clones share one store, so a client and a worker made from clones see one queue; for a
 /// store shared by name across a process, see [`MemoryBackend::named`] (what the facade's
@@ -73,6 +84,8 @@ struct Shared {
     name: Option<String>,
     store: Mutex<Store>,
     listeners: Mutex<Vec<Listener>>,
+    /// Woken after every step that wrote an event (blocked [`Backend::events_read`] calls).
+    events_written: Notify,
     /// Added to the system clock (tests move time forward with it).
     clock_offset_ms: AtomicI64,
 }
@@ -120,6 +133,7 @@ impl MemoryBackend {
                 name,
                 store: Mutex::default(),
                 listeners: Mutex::default(),
+                events_written: Notify::new(),
                 clock_offset_ms: AtomicI64::new(0),
             }),
         }
@@ -170,12 +184,19 @@ impl MemoryBackend {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Runs one step with the clock read once, as a script reads `TIME` once.
+    /// Runs one step with the clock read once, as a script reads `TIME` once; wakes the
+    /// blocked event readers if it wrote an event.
     fn step<T>(&self, f: impl FnOnce(&mut Store, i64) -> T) -> T {
         let now = self.now_ms();
         let mut store = self.store();
         store.maybe_sweep(now);
-        f(&mut store, now)
+        let out = f(&mut store, now);
+        let wrote = store.take_events_written();
+        drop(store);
+        if wrote {
+            self.shared.events_written.notify_waiters();
+        }
+        out
     }
 
     /// Delivers `messages` to the live listeners of `what` (outside the store's lock).
@@ -217,12 +238,47 @@ fn worker_health_key(key: &str, worker_id: &str) -> String {
 /// The start of a results cursor (an id follows it).
 const RESULTS_CURSOR: &str = "after:";
 
+/// The part of finish.lua for one written job besides its result: the outcome event, then a
+/// final failure's dead letter (and its `dead` event) and pending failure hook.
+fn finish_failure_and_events(s: &mut Store, r: &FinishRequest, now: i64) {
+    let kind = match r.outcome {
+        FinishOutcome::Completed => EventKind::Completed,
+        FinishOutcome::Failed => EventKind::Failed,
+        FinishOutcome::Aborted => EventKind::Aborted,
+    };
+    let error = r.error.as_deref().map(str::as_bytes);
+    let event = |kind| Event::new(kind, &r.job_id).job_try(r.job_try).data(error);
+    s.event(&r.queue, r.events, now, event(kind));
+    let Some(failure) = &r.failure else {
+        return;
+    };
+    let record = Bytes::copy_from_slice(&failure.record);
+    if let Some(limits) = failure.dead {
+        s.dead_add(
+            &r.queue,
+            &r.job_id,
+            now,
+            failure.job.clone(),
+            record.clone(),
+            limits,
+        );
+        s.event(&r.queue, r.events, now, event(EventKind::Dead));
+    }
+    if let Some(ms) = failure.hook_lease_ms {
+        s.hook_add(&r.queue, &r.job_id, now.saturating_add(ms), record);
+    }
+}
+
 impl Backend for MemoryBackend {
     fn name(&self) -> &'static str {
         "memory"
     }
 
     fn inspect(&self) -> Option<&dyn Inspect> {
+        Some(self)
+    }
+
+    fn dead_letters(&self) -> Option<&dyn DeadLetters> {
         Some(self)
     }
 
@@ -237,6 +293,7 @@ impl Backend for MemoryBackend {
                 if req.replace_result {
                     s.results.remove(id, now);
                     s.tries.remove(id, now);
+                    s.snoozes.remove(id, now);
                 } else if s.results.contains(id, now) {
                     return Ok(None);
                 }
@@ -264,6 +321,12 @@ impl Backend for MemoryBackend {
                     .set(id, Bytes::copy_from_slice(&req.payload), Some(expires), now);
                 s.queue_add(&req.queue, id, score);
                 s.aborts.remove(id);
+                s.event(
+                    &req.queue,
+                    req.events,
+                    now,
+                    Event::new(EventKind::Enqueued, id),
+                );
                 Ok(Some(score <= now))
             })?;
             match outcome {
@@ -321,6 +384,12 @@ impl Backend for MemoryBackend {
                             abort_marker_ms = Some(at).filter(|ms| *ms > 0);
                         }
                     }
+                    s.event(
+                        &req.queue,
+                        req.events,
+                        now,
+                        Event::new(EventKind::Started, &id).job_try(job_try),
+                    );
                     claimed.jobs.push(ClaimedJob {
                         payload: s.jobs.get(&id, now).cloned(),
                         job_id: id,
@@ -417,6 +486,7 @@ impl Backend for MemoryBackend {
                         }
                         None => lease_dels.push(r.job_id.as_str()),
                     }
+                    finish_failure_and_events(s, r, now);
                     finished.push((&r.queue, &r.job_id));
                 }
                 for (queue, id) in &finished {
@@ -470,6 +540,14 @@ impl Backend for MemoryBackend {
                 s.leases.remove(id, now);
                 s.handed_back
                     .set(id, req.token.clone(), Some(COUNTER_TTL_MS), now);
+                s.event(
+                    &req.queue,
+                    req.events,
+                    now,
+                    Event::new(EventKind::Retried, id)
+                        .job_try(req.job_try)
+                        .data(req.error.as_deref().map(str::as_bytes)),
+                );
                 true
             }))
         })
@@ -540,6 +618,12 @@ impl Backend for MemoryBackend {
                     s.results
                         .set(id, Bytes::copy_from_slice(result), req.keep_result_ms, now);
                 }
+                s.event(
+                    &req.queue,
+                    req.events,
+                    now,
+                    Event::new(EventKind::Aborted, id),
+                );
                 AbortOutcome::Aborted
             }))
         })
@@ -709,6 +793,185 @@ impl Backend for MemoryBackend {
         Box::pin(
             async move { Ok(self.step(|s, now| s.health.get(&health_key(queue), now).cloned())) },
         )
+    }
+
+    /// The Redis backend's snooze step: fenced as retry is (the handed-back marker recognises
+    /// a repeat).
+    fn snooze<'a>(&'a self, req: &'a SnoozeRequest) -> BoxFuture<'a, Result<SnoozeOutcome>> {
+        Box::pin(async move {
+            Ok(self.step(|s, now| {
+                let id = req.job_id.as_str();
+                let count = s.snoozes.get(id, now).copied().unwrap_or(0);
+                let cur = s.leases.get(id, now).cloned();
+                if cur.as_deref() != Some(req.token.as_str()) {
+                    // A repeat of a snooze that was applied (its reply was lost).
+                    if cur.is_none()
+                        && s.handed_back.get(id, now).map(String::as_str) == Some(&req.token)
+                    {
+                        return SnoozeOutcome::Snoozed(count);
+                    }
+                    if cur.is_some() || !s.jobs.contains(id, now) {
+                        return SnoozeOutcome::Fenced;
+                    }
+                }
+                if count >= req.max_snoozes {
+                    return SnoozeOutcome::LimitReached(count);
+                }
+                let count = count.saturating_add(1);
+                s.snoozes.set(id, count, Some(COUNTER_TTL_MS), now);
+                // DECR keeps the counter's TTL; the try is given back, never below 0.
+                if let Some(t) = s.tries.get_mut(id, now).filter(|t| **t > 0) {
+                    *t -= 1;
+                }
+                // ZADD XX: never brings back a job deleted meanwhile.
+                let defer_ms = req.defer_ms.max(1);
+                if let Some(q) = s.queues.get_mut(&req.queue) {
+                    q.update(id, now.saturating_add(defer_ms));
+                }
+                s.leases.remove(id, now);
+                s.handed_back
+                    .set(id, req.token.clone(), Some(COUNTER_TTL_MS), now);
+                let defer = defer_ms.to_string();
+                s.event(
+                    &req.queue,
+                    req.events,
+                    now,
+                    Event::new(EventKind::Snoozed, id)
+                        .job_try(req.job_try)
+                        .data(Some(defer.as_bytes())),
+                );
+                SnoozeOutcome::Snoozed(count)
+            }))
+        })
+    }
+
+    /// The Redis backend's progress step: only while the lease holds the caller's token.
+    fn progress<'a>(&'a self, req: &'a ProgressRequest) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            Ok(self.step(|s, now| {
+                let id = req.job_id.as_str();
+                if s.leases.get(id, now) != Some(&req.token) {
+                    return false;
+                }
+                s.progress.set(
+                    id,
+                    Bytes::copy_from_slice(&req.value),
+                    Some(req.ttl_ms),
+                    now,
+                );
+                s.event(
+                    &req.queue,
+                    req.events,
+                    now,
+                    Event::new(EventKind::Progress, id).data(Some(&req.value)),
+                );
+                true
+            }))
+        })
+    }
+
+    /// The `GET arq:progress:<id>` of the Redis backend.
+    fn progress_read<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, Result<Option<Bytes>>> {
+        Box::pin(async move { Ok(self.step(|s, now| s.progress.get(job_id, now).cloned())) })
+    }
+
+    /// The `XREAD COUNT <count> [BLOCK <ms>] STREAMS <queue>:events <id>` of the Redis
+    /// backend: a blocked read sleeps until a step writes an event (any queue's; it then
+    /// looks again) or its time is up.
+    fn events_read<'a>(&'a self, req: &'a EventsRead) -> BoxFuture<'a, Result<EventsPage>> {
+        Box::pin(async move {
+            let mut pos = match &req.after {
+                None => None,
+                Some(text) => Some(EventId::parse(text).ok_or_else(|| {
+                    Error::InvalidArgument(format!("not an event stream id: {text:?}"))
+                })?),
+            };
+            // `None`: too far off to matter; wait until an entry comes.
+            let deadline =
+                tokio::time::Instant::now().checked_add(Duration::from_millis(req.block_ms));
+            loop {
+                // Registered before the look, so an event written right after it still wakes.
+                let woken = self.shared.events_written.notified();
+                tokio::pin!(woken);
+                woken.as_mut().enable();
+                let (from, events) = self.step(|s, _| {
+                    let stream = s.events.get(&req.queue);
+                    let from =
+                        *pos.get_or_insert_with(|| stream.map_or(EventId::ZERO, EventStream::end));
+                    let events: Vec<_> = stream.map_or_else(Vec::new, |st| {
+                        st.after(from, req.count).map(StoredEvent::entry).collect()
+                    });
+                    (from, events)
+                });
+                let done = !events.is_empty() || req.block_ms == 0;
+                let timed_out = !done
+                    && match deadline {
+                        Some(at) => tokio::time::timeout_at(at, woken).await.is_err(),
+                        None => {
+                            woken.await;
+                            false
+                        }
+                    };
+                if done || timed_out {
+                    let last_id = match events.last() {
+                        Some(e) => e.id.clone(),
+                        None => req.after.clone().unwrap_or_else(|| from.to_string()),
+                    };
+                    return Ok(EventsPage { events, last_id });
+                }
+            }
+        })
+    }
+
+    /// The Redis backend's hooks claim: up to `limit` due hooks (at most
+    /// 100 000; 0 takes none), oldest first, each leased again for at least 1 ms.
+    /// A member without data is dropped and not counted.
+    fn hooks_claim<'a>(
+        &'a self,
+        queue: &'a str,
+        limit: usize,
+        lease_ms: i64,
+    ) -> BoxFuture<'a, Result<Vec<PendingHook>>> {
+        Box::pin(async move {
+            if limit == 0 {
+                return Ok(Vec::new());
+            }
+            let limit = limit.min(MAX_HOOKS_CLAIM);
+            Ok(self.step(|s, now| {
+                let Some(set) = s.hooks.get_mut(queue) else {
+                    return Vec::new();
+                };
+                let lease_end = now.saturating_add(lease_ms.max(1));
+                let due: Vec<String> = set.order.up_to(now).map(|(_, id)| id.to_owned()).collect();
+                let mut out = Vec::new();
+                for id in due {
+                    if out.len() >= limit {
+                        break;
+                    }
+                    match set.data.get(&id) {
+                        Some(record) => {
+                            set.order.add(&id, lease_end);
+                            out.push(PendingHook {
+                                record: record.clone(),
+                                job_id: id,
+                            });
+                        }
+                        None => {
+                            set.order.remove(&id);
+                        }
+                    }
+                }
+                if set.order.is_empty() {
+                    s.hooks.remove(queue);
+                }
+                out
+            }))
+        })
+    }
+
+    /// The `ZREM <queue>:hooks <id>` + `HDEL <queue>:hooks:data <id>` of the Redis backend.
+    fn hook_done<'a>(&'a self, queue: &'a str, job_id: &'a str) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move { Ok(self.step(|s, _| s.hook_remove(queue, job_id))) })
     }
 
     /// A clone on the same store: the heartbeat's "connection of its own".
@@ -886,6 +1149,7 @@ impl Inspect for MemoryBackend {
                 s.tries.remove(job_id, now);
                 s.leases.remove(job_id, now);
                 s.aborts.remove(job_id);
+                s.progress.remove(job_id, now);
                 n
             }))
         })
