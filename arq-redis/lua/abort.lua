@@ -7,9 +7,10 @@
 --   queued or deferred                -> removed now and its aborted result stored, so it never
 --                                        runs, early or late -> 'aborted'
 -- KEYS[1] queue, KEYS[2] abort set, KEYS[3] job, KEYS[4] result, KEYS[5] in-progress,
--- KEYS[6] retry
+-- KEYS[6] retry, KEYS[7] the queue's event stream
 -- ARGV[1] job id, ARGV[2] encoded aborted result ('' stores none), ARGV[3] result TTL ms
--- ('' keeps it forever)
+-- ('' keeps it forever), ARGV[4] event stream length: write an `aborted` event when the job is
+-- removed before it ran, kept to about that many entries ('' writes none)
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if redis.call('EXISTS', KEYS[4]) == 1 then
@@ -33,5 +34,8 @@ if ARGV[2] ~= '' then
   else
     redis.call('SET', KEYS[4], ARGV[2], 'PX', ARGV[3])
   end
+end
+if ARGV[4] ~= '' then
+  redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[4], '*', 'e', 'aborted', 'id', ARGV[1])
 end
 return 'aborted'

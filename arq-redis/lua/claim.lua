@@ -1,14 +1,16 @@
 -- claim: take up to ARGV[1] due jobs of a queue and start them, in score order
 -- (Python arq's ZRANGEBYSCORE + per-job WATCH/PSETEX claim + start MULTI, in one step).
 -- Due-ness uses Redis's clock. A job whose in-progress key exists is running elsewhere.
--- KEYS[1] queue, KEYS[2] abort set
+-- KEYS[1] queue, KEYS[2] abort set, KEYS[3] the queue's event stream
 -- ARGV[1] limit, ARGV[2] scan limit, ARGV[3] token prefix, ARGV[4] lease ms,
 -- ARGV[5] '1' to consume abort markers (their time is returned; markers older than a day are
 -- pruned), ARGV[6] job key prefix,
 -- ARGV[7] in-progress key prefix, ARGV[8] retry key prefix, ARGV[9] the worker's claim
 -- sequence number (tokens are `<prefix>:<seq>:<n>`, unique per attempt), ARGV[10] '1' when the
 -- worker runs nothing (it may take a recovery), ARGV[11] the try from which a recovery runs
--- alone (the worker's policy; 3 by default)
+-- alone (the worker's policy; 3 by default), ARGV[12] the event stream's length: write a
+-- `started` event per job taken, in claim order, kept to about that many entries ('' writes
+-- none and touches no stream)
 -- Due entries are read in chunks; for each chunk, leases and try counters are read with one
 -- MGET each, so a job taken costs two writes: its lease and its try counter (Python arq's
 -- INCR + EXPIRE 88400, as one SET; 88400 s is RETRY_KEY_TTL_S in src/keys.rs).
@@ -113,6 +115,12 @@ if #out > 0 then
       if kind ~= 'none' then
         item[8] = 'WRONGTYPE the job key holds a ' .. kind .. ', not a string'
       end
+    end
+  end
+  if ARGV[12] ~= '' then
+    for _, item in ipairs(out) do
+      redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[12], '*', 'e', 'started', 'id', item[1],
+        't', string.format('%d', item[4]))
     end
   end
 end

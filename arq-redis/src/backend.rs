@@ -1,18 +1,20 @@
-//! [`RedisBackend`]: the connection, the script call, and the [`Backend`] and [`Inspect`]
-//! contracts, each method one call into its step's module (`steps/<method>.rs`, beside
+//! [`RedisBackend`]: the connection, the script call, and the [`Backend`], [`Inspect`] and
+//! [`DeadLetters`] contracts, each method one call into its step's module (`steps/<method>.rs`, beside
 //! `lua/<method>.lua`). Every step is one script call (EVALSHA) or one plain command.
 
 use crate::keys::KeyLayout;
 use crate::settings::{connect, RedisSettings};
 use crate::steps::{
-    abort, claim, cron_tick, delete, enqueue, finish, health, heartbeat, purge, queue_page,
-    queue_stats, reads, release, result, retry, set_try, status,
+    abort, claim, cron_tick, dead_delete, dead_page, dead_purge, dead_read, dead_requeue, delete,
+    enqueue, events_read, finish, health, heartbeat, hook_done, hooks_claim, progress, purge,
+    queue_page, queue_stats, reads, release, result, retry, set_try, snooze, status,
 };
 use arq_core::backend::{
     AbortOutcome, AbortRequest, Backend, BoxFuture, ClaimRequest, Claimed, CronTickReply,
-    CronTickRequest, EnqueueRequest, FinishRequest, HealthRecord, Heartbeat, HeartbeatReply,
-    Inspect, OnMessage, QueuePage, QueueStats, RawStatus, ReleaseRequest, ResultRead, ResultsPage,
-    RetryRequest, SetTryRequest, Watch,
+    CronTickRequest, DeadEntry, DeadLetters, DeadPage, EnqueueRequest, EventsPage, EventsRead,
+    FinishRequest, HealthRecord, Heartbeat, HeartbeatReply, Inspect, OnMessage, PendingHook,
+    ProgressRequest, QueuePage, QueueStats, RawStatus, ReleaseRequest, RequeueOutcome, ResultRead,
+    ResultsPage, RetryRequest, SetTryRequest, SnoozeOutcome, SnoozeRequest, Watch,
 };
 use arq_core::{Error, Result};
 use bytes::Bytes;
@@ -163,6 +165,10 @@ impl Backend for RedisBackend {
         Some(self)
     }
 
+    fn dead_letters(&self) -> Option<&dyn DeadLetters> {
+        Some(self)
+    }
+
     fn enqueue<'a>(&'a self, req: &'a EnqueueRequest) -> BoxFuture<'a, Result<bool>> {
         Box::pin(enqueue::enqueue(self, req))
     }
@@ -243,6 +249,35 @@ impl Backend for RedisBackend {
         Box::pin(health::health_read(self, queue))
     }
 
+    fn snooze<'a>(&'a self, req: &'a SnoozeRequest) -> BoxFuture<'a, Result<SnoozeOutcome>> {
+        Box::pin(snooze::snooze(self, req))
+    }
+
+    fn progress<'a>(&'a self, req: &'a ProgressRequest) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(progress::progress(self, req))
+    }
+
+    fn progress_read<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, Result<Option<Bytes>>> {
+        Box::pin(reads::progress_read(self, job_id))
+    }
+
+    fn events_read<'a>(&'a self, req: &'a EventsRead) -> BoxFuture<'a, Result<EventsPage>> {
+        Box::pin(events_read::events_read(self, req))
+    }
+
+    fn hooks_claim<'a>(
+        &'a self,
+        queue: &'a str,
+        limit: usize,
+        lease_ms: i64,
+    ) -> BoxFuture<'a, Result<Vec<PendingHook>>> {
+        Box::pin(hooks_claim::hooks_claim(self, queue, limit, lease_ms))
+    }
+
+    fn hook_done<'a>(&'a self, queue: &'a str, job_id: &'a str) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(hook_done::hook_done(self, queue, job_id))
+    }
+
     fn standalone(&self) -> BoxFuture<'_, Result<Arc<dyn Backend>>> {
         Box::pin(self.open_standalone())
     }
@@ -301,5 +336,45 @@ impl Inspect for RedisBackend {
 
     fn purge<'a>(&'a self, queue: &'a str, batch: u64) -> BoxFuture<'a, Result<u64>> {
         Box::pin(purge::purge(self, queue, batch))
+    }
+}
+
+impl DeadLetters for RedisBackend {
+    fn dead_page<'a>(
+        &'a self,
+        queue: &'a str,
+        offset: u64,
+        limit: u64,
+    ) -> BoxFuture<'a, Result<DeadPage>> {
+        Box::pin(dead_page::dead_page(self, queue, offset, limit))
+    }
+
+    fn dead_read<'a>(
+        &'a self,
+        queue: &'a str,
+        job_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<DeadEntry>>> {
+        Box::pin(dead_read::dead_read(self, queue, job_id))
+    }
+
+    fn dead_requeue<'a>(
+        &'a self,
+        queue: &'a str,
+        job_ids: &'a [String],
+        events: Option<u64>,
+    ) -> BoxFuture<'a, Result<Vec<RequeueOutcome>>> {
+        Box::pin(dead_requeue::dead_requeue(self, queue, job_ids, events))
+    }
+
+    fn dead_delete<'a>(
+        &'a self,
+        queue: &'a str,
+        job_ids: &'a [String],
+    ) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(dead_delete::dead_delete(self, queue, job_ids))
+    }
+
+    fn dead_purge<'a>(&'a self, queue: &'a str, batch: u64) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(dead_purge::dead_purge(self, queue, batch))
     }
 }

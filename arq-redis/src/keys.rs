@@ -8,9 +8,10 @@
 use arq_core::{Error, Result};
 
 /// The time to live of the retry counter `arq:retry:<id>` and of the markers beside it
-/// (`:clean`, `:releases`), in seconds: what Python arq's worker sets (`EXPIRE 88400`, a day
-/// and a bit more than the job key's `expires_extra_ms`). `lua/claim.lua`, `lua/retry.lua` and
-/// `lua/release.lua` write the same literal (the test below holds them to it).
+/// (`:clean`, `:releases`, `:snoozes`), in seconds: what Python arq's worker sets (`EXPIRE
+/// 88400`, a day and a bit more than the job key's `expires_extra_ms`). `lua/claim.lua`,
+/// `lua/retry.lua`, `lua/release.lua` and `lua/snooze.lua` write the same literal (the test
+/// below holds them to it).
 pub(crate) const RETRY_KEY_TTL_S: i64 = arq_core::backend::TRY_COUNTER_TTL_MS / 1000;
 
 /// Key names and prefixes.
@@ -38,6 +39,7 @@ pub struct KeyLayout {
     abort: String,
     health_suffix: String,
     cron_tick: String,
+    progress: String,
     generation: String,
     default_queue: String,
     queue_pattern: String,
@@ -51,15 +53,18 @@ impl Default for KeyLayout {
 
 impl KeyLayout {
     /// Python arq's layout: `arq:job:<id>`, `arq:in-progress:<id>`, `arq:result:<id>`,
-    /// `arq:retry:<id>`, `arq:abort`, `arq:cron-tick:<id>`, `<queue>:health-check`.
+    /// `arq:retry:<id>`, `arq:abort`, `arq:cron-tick:<id>`, `<queue>:health-check`; and, beyond
+    /// Python arq, `arq:progress:<id>`, `arq:retry:<id>:snoozes` and the queue's `<queue>:events`,
+    /// `<queue>:dead`, `<queue>:dead:data`, `<queue>:hooks` and `<queue>:hooks:data`.
     pub fn arq() -> Self {
         Self::under(None, "arq")
     }
 
     /// The same layout under a tenant prefix: `<prefix>:arq:job:<id>`,
     /// `<prefix>:arq:in-progress:<id>`, `<prefix>:arq:result:<id>`, `<prefix>:arq:retry:<id>`,
-    /// `<prefix>:arq:abort`, `<prefix>:arq:cron-tick:<id>`; the health key stays
-    /// `<queue>:health-check`.
+    /// `<prefix>:arq:abort`, `<prefix>:arq:cron-tick:<id>`, `<prefix>:arq:progress:<id>`; the
+    /// health key and the other queue-scoped keys (`<queue>:events`, `<queue>:dead`, ...) stay
+    /// under the queue's name.
     ///
     /// The prefix is refused ([`Error::Config`]) when it is empty, ends with `:`, or holds
     /// whitespace, control characters or the glob characters `* ? [ ] \`: it becomes part of
@@ -79,6 +84,7 @@ impl KeyLayout {
             abort: format!("{ns}:abort"),
             health_suffix: ":health-check".into(),
             cron_tick: format!("{ns}:cron-tick:"),
+            progress: format!("{ns}:progress:"),
             generation: format!("{ns}:generation"),
             default_queue: format!("{ns}:queue"),
             queue_pattern: prefix.map_or_else(|| "*".to_owned(), |p| format!("{p}:*")),
@@ -202,6 +208,89 @@ impl KeyLayout {
         concat(&self.cron_tick, job_id)
     }
 
+    /// `arq:retry:<id>:snoozes`: how many times the job snoozed (kept as long as the retry
+    /// counter: 88 400 s).
+    ///
+    /// ```
+    /// let k = arq_redis::KeyLayout::arq();
+    /// assert_eq!(k.snoozes("42"), "arq:retry:42:snoozes");
+    /// ```
+    pub fn snoozes(&self, id: &str) -> String {
+        format!("{}{id}:snoozes", self.retry)
+    }
+
+    /// `arq:progress:<id>`: the last progress a running job reported.
+    ///
+    /// ```
+    /// let k = arq_redis::KeyLayout::prefixed("t1").unwrap();
+    /// assert_eq!(k.progress("42"), "t1:arq:progress:42");
+    /// ```
+    pub fn progress(&self, id: &str) -> String {
+        concat(&self.progress, id)
+    }
+
+    /// `<queue>:events`: the stream of the queue's lifecycle events. Queue-scoped, like every
+    /// key below, so a cluster layout can put it in the queue's slot.
+    ///
+    /// ```
+    /// assert_eq!(arq_redis::KeyLayout::arq().events("arq:queue"), "arq:queue:events");
+    /// ```
+    pub fn events(&self, queue: &str) -> String {
+        format!("{queue}:events")
+    }
+
+    /// `<queue>:dead`: the queue's dead letters, a sorted set of job ids scored by when they
+    /// died (ms). Not a queue: [`Inspect::queues`](arq_core::backend::Inspect::queues) skips
+    /// it ([`KeyLayout::is_side_set`]).
+    ///
+    /// ```
+    /// assert_eq!(arq_redis::KeyLayout::arq().dead("arq:queue"), "arq:queue:dead");
+    /// ```
+    pub fn dead(&self, queue: &str) -> String {
+        format!("{queue}:dead")
+    }
+
+    /// `<queue>:dead:data`: the hash of the dead letters' records, fields `j:<id>` (the job
+    /// record as claimed) and `r:<id>` (the result record).
+    ///
+    /// ```
+    /// assert_eq!(arq_redis::KeyLayout::arq().dead_data("arq:queue"), "arq:queue:dead:data");
+    /// ```
+    pub fn dead_data(&self, queue: &str) -> String {
+        format!("{queue}:dead:data")
+    }
+
+    /// `<queue>:hooks`: the queue's pending failure hooks, a sorted set of job ids scored by
+    /// the end of their lease (ms). Not a queue either.
+    ///
+    /// ```
+    /// assert_eq!(arq_redis::KeyLayout::arq().hooks("arq:queue"), "arq:queue:hooks");
+    /// ```
+    pub fn hooks(&self, queue: &str) -> String {
+        format!("{queue}:hooks")
+    }
+
+    /// `<queue>:hooks:data`: the hash of the pending hooks' result records, field `<id>`.
+    ///
+    /// ```
+    /// assert_eq!(arq_redis::KeyLayout::arq().hooks_data("arq:queue"), "arq:queue:hooks:data");
+    /// ```
+    pub fn hooks_data(&self, queue: &str) -> String {
+        format!("{queue}:hooks:data")
+    }
+
+    /// Whether a sorted set is a queue's dead set or hook set (`<queue>:dead`,
+    /// `<queue>:hooks`) rather than a queue.
+    ///
+    /// ```
+    /// let k = arq_redis::KeyLayout::arq();
+    /// assert!(k.is_side_set("arq:queue:dead") && k.is_side_set("arq:queue:hooks"));
+    /// assert!(!k.is_side_set("arq:queue"));
+    /// ```
+    pub fn is_side_set(&self, key: &str) -> bool {
+        key.ends_with(":dead") || key.ends_with(":hooks")
+    }
+
     /// `<queue>:enqueued`: the pub/sub channel an enqueue of a due job publishes on, waking
     /// idle workers of the queue.
     pub fn enqueued_channel(&self, queue: &str) -> String {
@@ -280,6 +369,25 @@ mod tests {
         assert_eq!(k.health_key("arq:queue", Some("custom:hc")), "custom:hc");
         assert_eq!(k.result_id("arq:result:abc"), Some("abc"));
         assert_eq!(k.result_id("arq:job:abc"), None);
+        assert_eq!(k.snoozes("abc"), "arq:retry:abc:snoozes");
+        assert_eq!(k.progress("abc"), "arq:progress:abc");
+        assert_eq!(k.events("arq:queue"), "arq:queue:events");
+        assert_eq!(k.dead("arq:queue"), "arq:queue:dead");
+        assert_eq!(k.dead_data("arq:queue"), "arq:queue:dead:data");
+        assert_eq!(k.hooks("arq:queue"), "arq:queue:hooks");
+        assert_eq!(k.hooks_data("arq:queue"), "arq:queue:hooks:data");
+    }
+
+    #[test]
+    fn dead_and_hook_sets_are_not_queues() {
+        let k = KeyLayout::arq();
+        for q in ["arq:queue", "emails"] {
+            assert!(k.is_side_set(&k.dead(q)), "{q}");
+            assert!(k.is_side_set(&k.hooks(q)), "{q}");
+            assert!(!k.is_side_set(q), "{q}");
+        }
+        assert!(!k.is_side_set("arq:queue:dead:data"));
+        assert!(!k.is_side_set("arq:deadline"));
     }
 
     #[test]
@@ -291,6 +399,7 @@ mod tests {
             ("claim", include_str!("../lua/claim.lua"), 1),
             ("retry", include_str!("../lua/retry.lua"), 1),
             ("release", include_str!("../lua/release.lua"), 1),
+            ("snooze", include_str!("../lua/snooze.lua"), 2),
         ] {
             assert_eq!(lua.matches(&ex).count(), sets, "{name}.lua");
             assert!(
@@ -333,6 +442,14 @@ mod tests {
         assert_eq!(k.retry_prefix(), "t1:arq:retry:");
         assert_eq!(k.result_id("t1:arq:result:abc"), Some("abc"));
         assert_eq!(k.result_id("arq:result:abc"), None);
+        assert_eq!(k.snoozes("abc"), "t1:arq:retry:abc:snoozes");
+        assert_eq!(k.progress("abc"), "t1:arq:progress:abc");
+        let q = k.default_queue();
+        assert_eq!(k.events(q), "t1:arq:queue:events");
+        assert_eq!(k.dead(q), "t1:arq:queue:dead");
+        assert_eq!(k.dead_data(q), "t1:arq:queue:dead:data");
+        assert_eq!(k.hooks(q), "t1:arq:queue:hooks");
+        assert_eq!(k.hooks_data(q), "t1:arq:queue:hooks:data");
 
         // Every key of the tenant, and its default queue, matches the one ACL pattern.
         let acl = "t1:arq:";
@@ -348,6 +465,13 @@ mod tests {
             k.generation(),
             k.default_queue().to_owned(),
             k.health_check(k.default_queue()),
+            k.snoozes("x"),
+            k.progress("x"),
+            k.events(k.default_queue()),
+            k.dead(k.default_queue()),
+            k.dead_data(k.default_queue()),
+            k.hooks(k.default_queue()),
+            k.hooks_data(k.default_queue()),
         ] {
             assert!(key.starts_with(acl), "{key}");
         }

@@ -22,6 +22,15 @@ pub(crate) struct Scripts {
     pub(crate) delete: Script,
     pub(crate) purge: Script,
     pub(crate) cron_tick: Script,
+    pub(crate) snooze: Script,
+    pub(crate) progress: Script,
+    pub(crate) hooks_claim: Script,
+    pub(crate) hook_done: Script,
+    pub(crate) dead_page: Script,
+    pub(crate) dead_read: Script,
+    pub(crate) dead_requeue: Script,
+    pub(crate) dead_delete: Script,
+    pub(crate) dead_purge: Script,
 }
 
 pub(crate) fn scripts() -> &'static Scripts {
@@ -43,5 +52,14 @@ pub(crate) fn scripts() -> &'static Scripts {
         delete: Script::from_lua(include_str!("../lua/delete.lua")),
         purge: Script::from_lua(include_str!("../lua/purge.lua")),
         cron_tick: Script::from_lua(include_str!("../lua/cron_tick.lua")),
+        snooze: Script::from_lua(include_str!("../lua/snooze.lua")),
+        progress: Script::from_lua(include_str!("../lua/progress.lua")),
+        hooks_claim: Script::from_lua(include_str!("../lua/hooks_claim.lua")),
+        hook_done: Script::from_lua(include_str!("../lua/hook_done.lua")),
+        dead_page: Script::from_lua(include_str!("../lua/dead_page.lua")),
+        dead_read: Script::from_lua(include_str!("../lua/dead_read.lua")),
+        dead_requeue: Script::from_lua(include_str!("../lua/dead_requeue.lua")),
+        dead_delete: Script::from_lua(include_str!("../lua/dead_delete.lua")),
+        dead_purge: Script::from_lua(include_str!("../lua/dead_purge.lua")),
     })
 }

@@ -1,7 +1,7 @@
 //! `Backend::abort` ↔ `lua/abort.lua`: remove a job that has not started, or ask its worker
 //! to cancel it; and `Backend::abort_requests`, the worker's side (one `ZMSCORE`).
 
-use super::{optional_bytes, optional_ms, Call};
+use super::{events_len, optional_bytes, optional_ms, Call};
 use crate::reply::{array, maybe_applied, protocol, redis_error, score_of, string_of};
 use crate::scripts::scripts;
 use crate::{KeyLayout, RedisBackend};
@@ -27,8 +27,8 @@ pub(crate) async fn abort(b: &RedisBackend, req: &AbortRequest) -> Result<AbortO
     decode(reply)
 }
 
-/// KEYS queue, abort set, job, result, in-progress, retry; ARGV id, aborted result (`''`
-/// none), its TTL (`''` forever).
+/// KEYS queue, abort set, job, result, in-progress, retry, event stream; ARGV id, aborted
+/// result (`''` none), its TTL (`''` forever), event stream length.
 fn call(k: &KeyLayout, req: &AbortRequest) -> Call {
     let id = &req.job_id;
     let keys = vec![
@@ -38,11 +38,13 @@ fn call(k: &KeyLayout, req: &AbortRequest) -> Call {
         k.result(id),
         k.in_progress(id),
         k.retry(id),
+        k.events(&req.queue),
     ];
     let args = vec![
         id.as_str().into(),
         optional_bytes(req.result.as_deref()),
         optional_ms(req.keep_result_ms),
+        events_len(req.events),
     ];
     (keys, args)
 }
@@ -116,15 +118,25 @@ mod tests {
                 "arq:job:a",
                 "arq:result:a",
                 "arq:in-progress:a",
-                "arq:retry:a"
+                "arq:retry:a",
+                "q:events"
             ]
         );
         let expected: Vec<RValue> = vec![
             "a".into(),
             RValue::Bytes(Bytes::from_static(b"r")),
             "".into(),
+            "".into(),
         ];
         assert_eq!(args, expected);
+        let (_, args) = call(
+            &KeyLayout::arq(),
+            &AbortRequest {
+                events: Some(100),
+                ..req
+            },
+        );
+        assert_eq!(args[3], RValue::from("100"));
     }
 
     #[test]

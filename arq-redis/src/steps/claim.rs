@@ -1,6 +1,6 @@
 //! `Backend::claim` ↔ `lua/claim.lua`: take and start up to `limit` due jobs in one step.
 
-use super::{flag, Call};
+use super::{events_len, flag, Call};
 use crate::reply::{array, bytes_of, int_of, protocol, score_of, string_of};
 use crate::scripts::scripts;
 use crate::{KeyLayout, RedisBackend};
@@ -14,10 +14,15 @@ pub(crate) async fn claim(b: &RedisBackend, req: &ClaimRequest) -> Result<Claime
     decode(b.eval(&scripts().claim, keys, args).await?)
 }
 
-/// KEYS queue, abort set; ARGV limit, scan limit, token prefix, lease, consume markers, the
-/// job, in-progress and retry prefixes, claim seq, idle, alone-from try.
+/// KEYS queue, abort set, event stream; ARGV limit, scan limit, token prefix, lease, consume
+/// markers, the job, in-progress and retry prefixes, claim seq, idle, alone-from try, event
+/// stream length.
 fn call(k: &KeyLayout, req: &ClaimRequest) -> Call {
-    let keys = vec![k.queue(&req.queue).to_owned(), k.abort().to_owned()];
+    let keys = vec![
+        k.queue(&req.queue).to_owned(),
+        k.abort().to_owned(),
+        k.events(&req.queue),
+    ];
     let args = vec![
         (req.limit as i64).into(),
         (req.scan_limit as i64).into(),
@@ -30,6 +35,7 @@ fn call(k: &KeyLayout, req: &ClaimRequest) -> Call {
         req.seq.to_string().into(),
         flag(req.idle),
         req.alone_from_try.into(),
+        events_len(req.events),
     ];
     (keys, args)
 }
@@ -90,7 +96,7 @@ mod tests {
             events: None,
         };
         let (keys, args) = call(&KeyLayout::arq(), &req);
-        assert_eq!(keys, ["arq:queue", "arq:abort"]);
+        assert_eq!(keys, ["arq:queue", "arq:abort", "arq:queue:events"]);
         let expected: Vec<RValue> = vec![
             4i64.into(),
             1000i64.into(),
@@ -103,8 +109,17 @@ mod tests {
             "17".into(),
             "1".into(),
             3i64.into(),
+            "".into(),
         ];
         assert_eq!(args, expected);
+        let (_, args) = call(
+            &KeyLayout::arq(),
+            &ClaimRequest {
+                events: Some(10),
+                ..req
+            },
+        );
+        assert_eq!(args[11], RValue::from("10"));
     }
 
     fn item(id: &str, recovered: i64, payload: RValue, bad: &str) -> RValue {

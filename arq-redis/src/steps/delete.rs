@@ -12,7 +12,7 @@ pub(crate) async fn delete(b: &RedisBackend, queue: &str, job_id: &str) -> Resul
     Ok(count(n))
 }
 
-/// KEYS queue, job, retry, result, in-progress, abort set; ARGV id.
+/// KEYS queue, job, retry, result, in-progress, abort set, progress; ARGV id.
 fn call(k: &KeyLayout, queue: &str, job_id: &str) -> Call {
     let keys = vec![
         k.queue(queue).to_owned(),
@@ -21,6 +21,7 @@ fn call(k: &KeyLayout, queue: &str, job_id: &str) -> Call {
         k.result(job_id),
         k.in_progress(job_id),
         k.abort().to_owned(),
+        k.progress(job_id),
     ];
     (keys, vec![job_id.into()])
 }
@@ -41,7 +42,8 @@ mod tests {
                 "arq:retry:a",
                 "arq:result:a",
                 "arq:in-progress:a",
-                "arq:abort"
+                "arq:abort",
+                "arq:progress:a"
             ]
         );
         assert_eq!(args, vec![RValue::from("a")]);

@@ -1,6 +1,6 @@
 //! `Backend::enqueue` ↔ `lua/enqueue.lua`: add a job unless its id is taken.
 
-use super::{flag, Call};
+use super::{events_len, flag, Call};
 use crate::reply::{array, int_of, maybe_applied, protocol};
 use crate::scripts::scripts;
 use crate::server::{check_clock, oom_detail, MAX_CLOCK_SKEW_MS};
@@ -41,7 +41,8 @@ pub(crate) async fn enqueue(b: &RedisBackend, req: &EnqueueRequest) -> Result<bo
     Ok(added)
 }
 
-/// KEYS job, result, queue, abort set, retry; ARGV as `lua/enqueue.lua` lists them.
+/// KEYS job, result, queue, abort set, retry, event stream, snooze count; ARGV as
+/// `lua/enqueue.lua` lists them.
 fn call(k: &KeyLayout, req: &EnqueueRequest) -> Call {
     let (mode, value) = match req.defer {
         Defer::None => ("n", 0),
@@ -54,6 +55,8 @@ fn call(k: &KeyLayout, req: &EnqueueRequest) -> Call {
         k.queue(&req.queue).to_owned(),
         k.abort().to_owned(),
         k.retry(&req.job_id),
+        k.events(&req.queue),
+        k.snoozes(&req.job_id),
     ];
     let args = vec![
         req.job_id.as_str().into(),
@@ -68,6 +71,7 @@ fn call(k: &KeyLayout, req: &EnqueueRequest) -> Call {
         k.enqueued_channel(&req.queue).into(),
         req.enqueue_time_ms.into(),
         MAX_CLOCK_SKEW_MS.into(),
+        events_len(req.events),
     ];
     (keys, args)
 }
@@ -115,7 +119,9 @@ mod tests {
                 "t1:arq:result:j1",
                 "t1:arq:queue",
                 "t1:arq:abort",
-                "t1:arq:retry:j1"
+                "t1:arq:retry:j1",
+                "t1:arq:queue:events",
+                "t1:arq:retry:j1:snoozes"
             ]
         );
         let expected: Vec<RValue> = vec![
@@ -128,13 +134,16 @@ mod tests {
             "t1:arq:queue:enqueued".into(),
             1_000i64.into(),
             2_000i64.into(),
+            "".into(),
         ];
         assert_eq!(args, expected);
 
         let mut r = req(Defer::By(500));
         r.expires_ms = Some(0);
         r.replace_result = true;
+        r.events = Some(500);
         let (_, args) = call(&k, &r);
+        assert_eq!(args[9], RValue::from("500"));
         assert_eq!(args[2], RValue::from("b"));
         assert_eq!(args[3], RValue::from(500i64));
         // The TTL goes as given: the script refuses a job that would expire at once.

@@ -1,20 +1,31 @@
-//! One module per step of the [`Backend`](arq_core::Backend) and
-//! [`Inspect`](arq_core::backend::Inspect) contracts, named as the trait method and as its Lua
-//! script (`enqueue.rs` ↔ `lua/enqueue.lua` ↔ `Backend::enqueue`).
+//! One module per step of the [`Backend`](arq_core::Backend),
+//! [`Inspect`](arq_core::backend::Inspect) and
+//! [`DeadLetters`](arq_core::backend::DeadLetters) contracts, named as the trait method and as
+//! its Lua script (`enqueue.rs` ↔ `lua/enqueue.lua` ↔ `Backend::enqueue`).
 //!
 //! Each module builds its step's KEYS (all from [`KeyLayout`](crate::KeyLayout)) and ARGV in a
 //! plain function, sends them in one call, and decodes the reply in another plain function, so
 //! both are unit-tested without a server. `reads.rs` holds the steps that are one plain
-//! command (or a SCAN) rather than a script.
+//! command (or a SCAN) rather than a script; `events_read.rs` reads a stream with plain
+//! commands too.
 
 pub(crate) mod abort;
 pub(crate) mod claim;
 pub(crate) mod cron_tick;
+pub(crate) mod dead_delete;
+pub(crate) mod dead_page;
+pub(crate) mod dead_purge;
+pub(crate) mod dead_read;
+pub(crate) mod dead_requeue;
 pub(crate) mod delete;
 pub(crate) mod enqueue;
+pub(crate) mod events_read;
 pub(crate) mod finish;
 pub(crate) mod health;
 pub(crate) mod heartbeat;
+pub(crate) mod hook_done;
+pub(crate) mod hooks_claim;
+pub(crate) mod progress;
 pub(crate) mod purge;
 pub(crate) mod queue_page;
 pub(crate) mod queue_stats;
@@ -23,6 +34,7 @@ pub(crate) mod release;
 pub(crate) mod result;
 pub(crate) mod retry;
 pub(crate) mod set_try;
+pub(crate) mod snooze;
 pub(crate) mod status;
 
 use bytes::Bytes;
@@ -41,6 +53,26 @@ fn optional_ms(ms: Option<i64>) -> RValue {
     ms.map(|ms| ms.max(1).to_string())
         .unwrap_or_default()
         .into()
+}
+
+/// An event stream length argument: the length, or `''` to write no event
+/// ([`EnqueueRequest::events`](arq_core::backend::EnqueueRequest::events) and the like).
+fn events_len(events: Option<u64>) -> RValue {
+    events.map(|n| n.to_string()).unwrap_or_default().into()
+}
+
+/// Optional event data, told apart from none even when empty: `''` for none, else `'+'`
+/// followed by the bytes (the scripts drop the `+`).
+fn event_data(data: Option<&[u8]>) -> RValue {
+    match data {
+        None => "".into(),
+        Some(d) => {
+            let mut v = Vec::with_capacity(d.len() + 1);
+            v.push(b'+');
+            v.extend_from_slice(d);
+            RValue::Bytes(Bytes::from(v))
+        }
+    }
 }
 
 /// A flag argument: `'1'` or `'0'`.
@@ -70,6 +102,17 @@ mod tests {
         assert_eq!(optional_ms(Some(60_000)), RValue::from("60000"));
         assert_eq!(flag(true), RValue::from("1"));
         assert_eq!(flag(false), RValue::from("0"));
+        assert_eq!(events_len(None), RValue::from(""));
+        assert_eq!(events_len(Some(1000)), RValue::from("1000"));
+        assert_eq!(event_data(None), RValue::from(""));
+        assert_eq!(
+            event_data(Some(b"")),
+            RValue::Bytes(Bytes::from_static(b"+"))
+        );
+        assert_eq!(
+            event_data(Some(b"E: x")),
+            RValue::Bytes(Bytes::from_static(b"+E: x"))
+        );
         assert_eq!(count(-1), 0);
         assert_eq!(count(7), 7);
     }

@@ -1,7 +1,8 @@
 //! The steps that are plain commands, not scripts: `Backend::job_record` (`GET`),
-//! `Backend::score` (`ZSCORE`), `Backend::queue_size` (`ZCARD`), and `Inspect::queues`
-//! (`SCAN … TYPE zset`), `Inspect::results` (`SCAN` + `MGET`), `Inspect::workers` (`HKEYS`
-//! + a `GET` per worker).
+//! `Backend::progress_read` (`GET`), `Backend::score` (`ZSCORE`), `Backend::queue_size`
+//! (`ZCARD`), and `Inspect::queues` (`SCAN … TYPE zset`), `Inspect::results` (`SCAN` +
+//! `MGET`), `Inspect::workers` (`HKEYS` + a `GET` per worker). (`Backend::events_read`, also
+//! plain commands, has its own module.)
 
 use crate::reply::{array, bytes_of, protocol, redis_error, score_of, string_of};
 use crate::{KeyLayout, RedisBackend};
@@ -15,6 +16,17 @@ use fred::types::Value as RValue;
 pub(crate) async fn job_record(b: &RedisBackend, job_id: &str) -> Result<Option<Bytes>> {
     let pool = b.client();
     let key = b.keys().job(job_id);
+    let v: RValue = pool
+        .get(&key)
+        .await
+        .map_err(|e| crate::acl::command_error(e, pool.next(), "GET", &[&key]))?;
+    Ok(bytes_of(v))
+}
+
+/// Reads a job's last stored progress.
+pub(crate) async fn progress_read(b: &RedisBackend, job_id: &str) -> Result<Option<Bytes>> {
+    let pool = b.client();
+    let key = b.keys().progress(job_id);
     let v: RValue = pool
         .get(&key)
         .await
@@ -42,7 +54,8 @@ pub(crate) async fn queue_size(b: &RedisBackend, queue: &str) -> Result<u64> {
     Ok(n)
 }
 
-/// The queues (sorted sets under the layout's pattern, less the abort set), sorted.
+/// The queues (sorted sets under the layout's pattern, less the abort set and the queues' dead
+/// and hook sets), sorted.
 pub(crate) async fn queues(b: &RedisBackend) -> Result<Vec<String>> {
     let k = b.keys();
     let mut cursor = "0".to_owned();
@@ -67,7 +80,7 @@ pub(crate) async fn queues(b: &RedisBackend) -> Result<Vec<String>> {
             .map_err(redis_error)?;
         let (next, keys) = scan_page(reply)?;
         cursor = next;
-        names.extend(keys.into_iter().filter(|key| key != k.abort()));
+        names.extend(keys.into_iter().filter(|key| is_queue(k, key)));
         if cursor == "0" {
             break;
         }
@@ -75,6 +88,12 @@ pub(crate) async fn queues(b: &RedisBackend) -> Result<Vec<String>> {
     names.sort();
     names.dedup();
     Ok(names)
+}
+
+/// Whether a sorted set found by `SCAN` is a queue: not the abort set, a dead set or a hook
+/// set.
+fn is_queue(k: &KeyLayout, key: &str) -> bool {
+    key != k.abort() && !k.is_side_set(key)
 }
 
 /// A `SCAN` reply: the next cursor and the keys of this page (keys that are not text are
@@ -198,6 +217,17 @@ mod tests {
             .to_string()
             .contains("SCAN cursor"));
         assert!(scan_page(RValue::from("x")).is_err());
+    }
+
+    #[test]
+    fn dead_and_hook_sets_are_not_listed_as_queues() {
+        let k = KeyLayout::prefixed("t1").unwrap();
+        let q = k.default_queue();
+        assert!(is_queue(&k, q));
+        assert!(is_queue(&k, "t1:emails"));
+        assert!(!is_queue(&k, k.abort()));
+        assert!(!is_queue(&k, &k.dead(q)));
+        assert!(!is_queue(&k, &k.hooks(q)));
     }
 
     #[test]
