@@ -4,7 +4,8 @@
 -- returns how many were removed
 local left, n = tonumber(ARGV[1]), 0
 while left > 0 do
-  local ids = redis.call('ZRANGE', KEYS[1], 0, math.min(left, 1000) - 1)
+  local want = math.min(left, 1000)
+  local ids = redis.call('ZRANGE', KEYS[1], 0, want - 1)
   if #ids == 0 then
     break
   end
@@ -17,5 +18,8 @@ while left > 0 do
   redis.call('HDEL', KEYS[2], unpack(fields))
   n = n + #ids
   left = left - #ids
+  if #ids < want then
+    break
+  end
 end
 return n

@@ -11,8 +11,9 @@ local lease = string.format('%d', now + tonumber(ARGV[2]))
 local left = tonumber(ARGV[1])
 local out = {}
 while left > 0 do
+  local want = math.min(left, 1000)
   local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', string.format('%d', now), 'LIMIT', 0,
-    math.min(left, 1000))
+    want)
   if #due == 0 then
     break
   end
@@ -33,6 +34,9 @@ while left > 0 do
   end
   if #orphans > 0 then
     redis.call('ZREM', KEYS[1], unpack(orphans))
+  end
+  if #due < want then
+    break
   end
 end
 return out

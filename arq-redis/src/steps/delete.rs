@@ -48,4 +48,14 @@ mod tests {
         );
         assert_eq!(args, vec![RValue::from("a")]);
     }
+
+    #[test]
+    fn the_first_call_stays_on_line_5() {
+        // tests/acl.rs pins a refusal "script delete.lua, line 5" to this ZREM.
+        let lua = include_str!("../../lua/delete.lua");
+        assert_eq!(
+            lua.lines().nth(4),
+            Some("local n = redis.call('ZREM', KEYS[1], ARGV[1])")
+        );
+    }
 }
