@@ -2,11 +2,13 @@
 //! step, one command (or a fixed few) per plain read. Counted from the server's own
 //! `INFO commandstats` on a private `redis-server`, after a warm-up run has loaded every script,
 //! so the numbers guard the "one round trip per step" design against a refactor that adds a
-//! call.
+//! call. The first scenario runs the flow with events off (what a Python-compatible setup
+//! sends); the second runs it with events on, a final failure, and the steps beyond Python arq.
 
 use arq_core::backend::{
-    AbortRequest, Backend, ClaimRequest, CronTick, CronTickRequest, Defer, EnqueueRequest,
-    FinishRequest, HealthRecord, Heartbeat, Lease, ReleaseRequest, RetryRequest, SetTryRequest,
+    AbortRequest, Backend, ClaimRequest, CronTick, CronTickRequest, DeadLimits, Defer,
+    EnqueueRequest, EventsRead, FinalFailure, FinishOutcome, FinishRequest, HealthRecord,
+    Heartbeat, Lease, ProgressRequest, ReleaseRequest, RetryRequest, SetTryRequest, SnoozeRequest,
 };
 use arq_redis::{RedisBackend, RedisSettings};
 use fred::prelude::*;
@@ -343,6 +345,201 @@ delete: del=3 evalsha=1 zrem=2
 purge: del=1 evalsha=1 exists=1 zrange=1 zrem=1
 describe: dbsize=1 info=1
 config_warnings: config|get=1 info=1
+";
+    assert_eq!(shown, expected);
+}
+
+/// The steps of issue 13, and the flow's steps with events on, for job ids ending in `tag`.
+async fn scenario_events(
+    b: &RedisBackend,
+    counter: &Counter,
+    tag: &str,
+) -> Vec<(&'static str, String)> {
+    let q = format!("q{tag}");
+    let id = |n: &str| format!("{n}{tag}");
+    let events = Some(1_000);
+    let mut out = Vec::new();
+    macro_rules! step {
+        ($name:literal, $e:expr) => {{
+            counter.reset().await;
+            let r = $e.await.unwrap();
+            out.push(($name, counter.take().await));
+            r
+        }};
+    }
+    let enq = |job: String, defer| EnqueueRequest {
+        job_id: job,
+        queue: q.clone(),
+        payload: b"payload".to_vec(),
+        defer,
+        enqueue_time_ms: arq_core::now_ms(),
+        expires_ms: None,
+        replace_result: false,
+        events,
+    };
+    let claim = |seq| ClaimRequest {
+        queue: q.clone(),
+        limit: 2,
+        scan_limit: 100,
+        token_prefix: format!("w{tag}"),
+        seq,
+        idle: true,
+        alone_from_try: 3,
+        lease_ms: 30_000,
+        check_abort: true,
+        events,
+    };
+    assert!(step!("enqueue", b.enqueue(&enq(id("a"), Defer::None))));
+    b.enqueue(&enq(id("b"), Defer::None)).await.unwrap();
+    b.enqueue(&enq(id("c"), Defer::By(60_000))).await.unwrap();
+    let claimed = step!("claim", b.claim(&claim(1)));
+    assert_eq!(claimed.jobs.len(), 2, "{claimed:?}");
+    let (a, bb) = (&claimed.jobs[0], &claimed.jobs[1]);
+    let stored = step!(
+        "progress",
+        b.progress(&ProgressRequest {
+            queue: q.clone(),
+            job_id: a.job_id.clone(),
+            token: a.token.clone(),
+            value: b"50".to_vec(),
+            ttl_ms: 60_000,
+            events,
+        })
+    );
+    assert!(stored);
+    step!("progress_read", b.progress_read(&a.job_id));
+    let retried = step!(
+        "retry",
+        b.retry(&RetryRequest {
+            queue: q.clone(),
+            job_id: bb.job_id.clone(),
+            token: bb.token.clone(),
+            defer_ms: 0,
+            job_try: 1,
+            events,
+            error: Some("Retry: later".into()),
+        })
+    );
+    assert!(retried);
+    let again = b.claim(&claim(2)).await.unwrap();
+    let bb = &again.jobs[0];
+    step!(
+        "snooze",
+        b.snooze(&SnoozeRequest {
+            queue: q.clone(),
+            job_id: bb.job_id.clone(),
+            token: bb.token.clone(),
+            defer_ms: 1,
+            max_snoozes: 5,
+            job_try: bb.job_try,
+            events,
+        })
+    );
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let again = b.claim(&claim(3)).await.unwrap();
+    let bb = &again.jobs[0];
+    let finish = |job: &arq_core::backend::ClaimedJob| FinishRequest {
+        queue: q.clone(),
+        job_id: job.job_id.clone(),
+        token: job.token.clone(),
+        result: Some(b"result".to_vec()),
+        keep_result_ms: Some(60_000),
+        keep_in_progress_ms: None,
+        outcome: FinishOutcome::Completed,
+        job_try: job.job_try,
+        failure: None,
+        events,
+        error: None,
+    };
+    step!("finish", b.finish(&[finish(a)]));
+    step!(
+        "finish_failed",
+        b.finish(&[FinishRequest {
+            outcome: FinishOutcome::Failed,
+            error: Some("ValueError: boom".into()),
+            failure: Some(FinalFailure {
+                job: bb.payload.clone(),
+                record: b"failed".to_vec(),
+                dead: Some(DeadLimits {
+                    max_len: 100,
+                    max_age_ms: 86_400_000,
+                }),
+                hook_lease_ms: Some(1),
+            }),
+            ..finish(bb)
+        }])
+    );
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let hooks = step!("hooks_claim", b.hooks_claim(&q, 10, 30_000));
+    assert_eq!(hooks.len(), 1);
+    step!("hook_done", b.hook_done(&q, &bb.job_id));
+    let dead = b.dead_letters().unwrap();
+    step!("dead_page", dead.dead_page(&q, 0, 10));
+    step!("dead_read", dead.dead_read(&q, &bb.job_id));
+    step!(
+        "dead_requeue",
+        dead.dead_requeue(&q, std::slice::from_ref(&bb.job_id), events)
+    );
+    step!("dead_delete", dead.dead_delete(&q, &[id("nope")]));
+    step!("dead_purge", dead.dead_purge(&q, 10));
+    step!(
+        "abort",
+        b.abort(&AbortRequest {
+            queue: q.clone(),
+            job_id: id("c"),
+            result: Some(b"aborted".to_vec()),
+            keep_result_ms: None,
+            events,
+        })
+    );
+    let read = |after: Option<&str>| EventsRead {
+        queue: q.clone(),
+        after: after.map(str::to_owned),
+        count: 100,
+        block_ms: 0,
+    };
+    let page = step!("events_read", b.events_read(&read(Some("0-0"))));
+    assert_eq!(page.events.len(), 15, "{page:?}");
+    step!("events_read_end", b.events_read(&read(None)));
+    out
+}
+
+#[tokio::test]
+async fn the_new_steps_are_one_script_call_or_a_fixed_few_commands() {
+    let server = Server::start();
+    let backend = RedisBackend::connect(&RedisSettings::from_url(&server.url()).unwrap())
+        .await
+        .unwrap();
+    let counter = Counter::new(&server.url()).await;
+    scenario_events(&backend, &counter, "-warm").await;
+    let counted = scenario_events(&backend, &counter, "-m").await;
+    let shown: String = counted
+        .iter()
+        .map(|(step, cmds)| format!("{step}: {cmds}\n"))
+        .collect();
+    println!("{shown}");
+    // With events on, each step adds one XADD per event and nothing else; a final failure adds
+    // its dead letter (ZADD, HSET, the age trim's ZRANGEBYSCORE, the size check's ZCARD) and
+    // its hook (ZADD, HSET) to the same call.
+    let expected = "\
+enqueue: evalsha=1 exists=2 psetex=1 publish=1 time=1 xadd=1 zadd=1 zrem=1
+claim: evalsha=1 mget=3 set=4 time=1 xadd=2 zcard=1 zrangebyscore=1
+progress: evalsha=1 get=1 set=1 xadd=1
+progress_read: get=1
+retry: del=1 evalsha=1 get=1 set=1 xadd=1
+snooze: decr=1 del=1 evalsha=1 get=3 set=2 time=1 xadd=1 zadd=1
+finish: del=1 evalsha=1 mget=1 pubsub|numsub=1 set=1 xadd=1 zcard=1 zrem=1
+finish_failed: del=1 evalsha=1 hset=2 mget=1 pubsub|numsub=1 set=1 time=1 xadd=2 zadd=2 zcard=2 zrangebyscore=1 zrem=1
+hooks_claim: evalsha=1 hmget=1 time=1 zadd=1 zrangebyscore=1
+hook_done: evalsha=1 hdel=1 zrem=1
+dead_page: evalsha=1 hmget=1 time=1 zcard=1 zrevrange=1
+dead_read: evalsha=1 hmget=1 zscore=1
+dead_requeue: del=1 evalsha=1 exists=1 hdel=1 hget=1 set=1 time=1 xadd=1 zadd=1 zrem=1 zscore=2
+dead_delete: evalsha=1 hdel=1 zrem=1
+dead_purge: evalsha=1 zrange=1
+abort: del=1 evalsha=1 exists=3 set=1 time=1 xadd=1 zrem=2 zscore=1
+events_read: xread=1
+events_read_end: xread=1 xrevrange=1
 ";
     assert_eq!(shown, expected);
 }

@@ -972,3 +972,46 @@ async fn queues_do_not_list_dead_or_hook_sets() {
     assert!(f.exists("arq:queue:dead") && f.exists("arq:queue:hooks"));
     assert_eq!(f.b.inspect().unwrap().queues().await.unwrap(), [Q]);
 }
+
+#[tokio::test]
+async fn large_batches_go_through_in_chunks() {
+    let f = Fixture::start().await;
+    // 1500 due hooks and 1500 dead letters (scores 1..1500), written in one go.
+    f.cmd(&[
+        "EVAL",
+        "for i = 1, 1500 do \
+           redis.call('ZADD', KEYS[1], i, 'h' .. i) \
+           redis.call('HSET', KEYS[2], 'h' .. i, 'r' .. i) \
+           redis.call('ZADD', KEYS[3], i, 'd' .. i) \
+           redis.call('HSET', KEYS[4], 'j:d' .. i, 'j', 'r:d' .. i, 'r') \
+         end",
+        "4",
+        "arq:queue:hooks",
+        "arq:queue:hooks:data",
+        "arq:queue:dead",
+        "arq:queue:dead:data",
+    ]);
+    let hooks = f.b.hooks_claim(Q, 1_200, 60_000).await.unwrap();
+    assert_eq!(hooks.len(), 1_200);
+    assert_eq!(
+        (hooks[0].job_id.as_str(), &hooks[0].record[..]),
+        ("h1", &b"r1"[..])
+    );
+    assert_eq!(hooks[1_199].job_id, "h1200");
+    assert_eq!(f.b.hooks_claim(Q, 1_200, 60_000).await.unwrap().len(), 300);
+
+    let dead = f.b.dead_letters().unwrap();
+    let page = dead.dead_page(Q, 100, 700).await.unwrap();
+    assert_eq!((page.total, page.entries.len()), (1_500, 700));
+    assert_eq!(page.entries[0].job_id, "d1400");
+    assert_eq!(page.entries[699].job_id, "d701");
+    assert!(page
+        .entries
+        .iter()
+        .all(|e| e.job.is_some() && e.record.is_some()));
+    assert_eq!(dead.dead_purge(Q, 1_200).await.unwrap(), 1_200);
+    assert_eq!(f.int(&["ZSCORE", "arq:queue:dead", "d1201"]), 1_201);
+    let ids: Vec<String> = (1..=1_500).map(|i| format!("d{i}")).collect();
+    assert_eq!(dead.dead_delete(Q, &ids).await.unwrap(), 300);
+    assert!(!f.exists("arq:queue:dead") && !f.exists("arq:queue:dead:data"));
+}
