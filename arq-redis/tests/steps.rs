@@ -635,8 +635,23 @@ async fn snooze_never_counts_below_zero_or_brings_back_a_deleted_job() {
     f.enqueue("c", None).await;
     let c = f.claim_one(None).await;
     f.cmd(&["DEL", "arq:in-progress:c"]);
-    let s = f.b.snooze(&snooze_req(&c, &c.token, 5)).await.unwrap();
+    let before = arq_core::now_ms();
+    let s =
+        f.b.snooze(&SnoozeRequest {
+            defer_ms: 0,
+            events: EVENTS,
+            ..snooze_req(&c, &c.token, 5)
+        })
+        .await
+        .unwrap();
     assert_eq!(s, SnoozeOutcome::Snoozed(1));
+    // A defer of 0 is still a move ahead (at least 1 ms); the event holds what was asked.
+    let score = f.int(&["ZSCORE", Q, "c"]);
+    assert!(score > before - 1_000, "{score}");
+    assert_eq!(
+        summary(&f.events().await),
+        [ev(EventKind::Snoozed, "c", Some(1), Some("0"))]
+    );
 }
 
 #[tokio::test]

@@ -16,7 +16,8 @@ pub(crate) async fn snooze(b: &RedisBackend, req: &SnoozeRequest) -> Result<Snoo
 }
 
 /// KEYS in-progress, queue, job, handed-back marker, try counter, snooze count, event stream;
-/// ARGV id, token, defer ms (at least 1), snooze limit, try, event stream length.
+/// ARGV id, token, defer ms (as asked: the score is at least 1 ms ahead, the event holds the
+/// request's value), snooze limit, try, event stream length.
 fn call(k: &KeyLayout, req: &SnoozeRequest) -> Call {
     let id = &req.job_id;
     let keys = vec![
@@ -31,7 +32,7 @@ fn call(k: &KeyLayout, req: &SnoozeRequest) -> Call {
     let args = vec![
         id.as_str().into(),
         req.token.as_str().into(),
-        req.defer_ms.max(1).into(),
+        req.defer_ms.into(),
         i64::from(req.max_snoozes).into(),
         req.job_try.to_string().into(),
         events_len(req.events),
@@ -89,7 +90,7 @@ mod tests {
         let expected: Vec<RValue> = vec![
             "a".into(),
             "w:1:1".into(),
-            1i64.into(),
+            0i64.into(),
             5i64.into(),
             "2".into(),
             "".into(),
