@@ -567,7 +567,8 @@ async fn connecting_without_ping_names_the_missing_permission() {
 }
 
 /// `RedisBackend` maps its errors through `arq_redis::acl`: every refusal names the user,
-/// the command and the key. Scripts are named with their line.
+/// the command and the key. Scripts are named, with their line when a command inside one is
+/// refused; when `EVALSHA` itself is refused, with every key the script declares.
 #[tokio::test]
 async fn permission_errors_name_user_command_and_key() {
     let redis = TestRedis::start();
@@ -593,11 +594,25 @@ async fn permission_errors_name_user_command_and_key() {
         "t1-client",
         client.delete_job("t1:arq:queue", job.id()).await,
     );
+    // delete.lua declares the job's progress key, which no client pattern covers: refused at
+    // EVALSHA, before the script runs, so every declared key is named.
     assert_eq!(
         text,
-        "backend error: redis user 't1-client' lacks permission for ZREM on 't1:arq:queue' \
-         (NOPERM; script delete.lua, line 5) — see docs/acl.md"
+        "backend error: redis user 't1-client' lacks permission for EVALSHA on one of \
+         't1:arq:queue', 't1:arq:job:k1', 't1:arq:retry:k1', 't1:arq:result:k1', \
+         't1:arq:in-progress:k1', 't1:arq:abort', 't1:arq:progress:k1' \
+         (NOPERM; script delete.lua) — see docs/acl.md"
     );
+    let err = client
+        .delete_job("t1:arq:queue", job.id())
+        .await
+        .unwrap_err();
+    let p = permission(&err).expect("a PermissionDenied");
+    assert_eq!(
+        (p.user.as_str(), p.command.as_str()),
+        ("t1-client", "EVALSHA")
+    );
+    assert!(p.keys.contains(&"t1:arq:progress:k1".to_owned()), "{err}");
     let err = claim(&client, "t1:arq:queue").await.unwrap_err();
     let p = permission(&err).expect("a PermissionDenied");
     assert_eq!(

@@ -3,8 +3,9 @@
 -- that was applied (its reply was lost) is recognised and changes nothing.
 -- KEYS[1] in-progress, KEYS[2] queue, KEYS[3] job, KEYS[4] handed-back marker, KEYS[5] retry
 -- counter, KEYS[6] snooze count, KEYS[7] the queue's event stream
--- ARGV[1] job id, ARGV[2] token, ARGV[3] defer ms (the score is now + at least 1 ms; the event
--- holds the value as sent), ARGV[4] most snoozes allowed,
+-- ARGV[1] job id, ARGV[2] token, ARGV[3] defer ms (at least 1 ms is applied: the score is
+-- now + max(defer, 1), and the event's `d` is that deferral, as decimal text),
+-- ARGV[4] most snoozes allowed,
 -- ARGV[5] the try that ended, ARGV[6] event stream length: write a `snoozed` event kept to
 -- about that many entries ('' writes none)
 -- The count and the marker live as long as the retry counter: 88400 s, Python arq's retry-key
@@ -32,12 +33,15 @@ if try and try > 0 then
 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local defer = math.max(tonumber(ARGV[3]), 1)
+local defer, applied = tonumber(ARGV[3]), ARGV[3]
+if defer < 1 then
+  defer, applied = 1, '1'
+end
 redis.call('ZADD', KEYS[2], 'XX', string.format('%d', now + defer), ARGV[1])
 redis.call('DEL', KEYS[1])
 redis.call('SET', KEYS[4], ARGV[2], 'EX', 88400)
 if ARGV[6] ~= '' then
   redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[6], '*', 'e', 'snoozed', 'id', ARGV[1],
-    't', ARGV[5], 'd', ARGV[3])
+    't', ARGV[5], 'd', applied)
 end
 return {1, count + 1}

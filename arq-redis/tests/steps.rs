@@ -474,11 +474,19 @@ async fn events_read_from_the_end_a_position_and_past_unknown_kinds() {
     assert_eq!(first.last_id, all[1].id);
     let rest = f.read(Some(&first.last_id), 2, 0).await;
     assert_eq!(rest.events, all[2..]);
-    // count 0 reads nothing, where it stands.
+    // count 0 reads nothing, where it stands, and does not wait (as the memory backend).
     let none = f.read(Some(&all[0].id), 0, 0).await;
     assert_eq!(
         (none.events.len(), none.last_id.as_str()),
         (0, all[0].id.as_str())
+    );
+    let start = Instant::now();
+    let none = f.read(None, 0, 5_000).await;
+    assert!(start.elapsed() < Duration::from_secs(1), "no wait");
+    assert_eq!(
+        (none.events.len(), none.last_id.as_str()),
+        (0, all[2].id.as_str()),
+        "`after: None` still resolves to the stream's end"
     );
     // An entry of an unknown kind is skipped, and the position moves past it.
     let odd = f
@@ -645,12 +653,50 @@ async fn snooze_never_counts_below_zero_or_brings_back_a_deleted_job() {
         .await
         .unwrap();
     assert_eq!(s, SnoozeOutcome::Snoozed(1));
-    // A defer of 0 is still a move ahead (at least 1 ms); the event holds what was asked.
+    // A defer of 0 is still a move ahead (at least 1 ms); the event holds the deferral applied.
     let score = f.int(&["ZSCORE", Q, "c"]);
     assert!(score > before - 1_000, "{score}");
     assert_eq!(
         summary(&f.events().await),
-        [ev(EventKind::Snoozed, "c", Some(1), Some("0"))]
+        [ev(EventKind::Snoozed, "c", Some(1), Some("1"))]
+    );
+}
+
+#[tokio::test]
+async fn the_snoozed_event_holds_the_deferral_applied() {
+    let f = Fixture::start().await;
+    for id in ["neg", "zero", "later"] {
+        f.enqueue(id, None).await;
+    }
+    let jobs = f.claim(None).await;
+    assert_eq!(jobs.len(), 3);
+    for job in &jobs {
+        let defer_ms = match job.job_id.as_str() {
+            "neg" => -5,
+            "zero" => 0,
+            _ => 250,
+        };
+        let s =
+            f.b.snooze(&SnoozeRequest {
+                defer_ms,
+                events: EVENTS,
+                ..snooze_req(job, &job.token, 5)
+            })
+            .await
+            .unwrap();
+        assert_eq!(s, SnoozeOutcome::Snoozed(1));
+    }
+    // `max(defer_ms, 1)` as decimal text, as the memory backend writes it.
+    let mut snoozed = summary(&f.events().await);
+    snoozed.sort_by(|a, b| a.1.cmp(&b.1));
+    use EventKind::Snoozed;
+    assert_eq!(
+        snoozed,
+        [
+            ev(Snoozed, "later", Some(1), Some("250")),
+            ev(Snoozed, "neg", Some(1), Some("1")),
+            ev(Snoozed, "zero", Some(1), Some("1")),
+        ]
     );
 }
 
@@ -807,8 +853,6 @@ async fn dead_letters_are_kept_in_order_and_trimmed_by_size() {
     let middle = dead.dead_page(Q, 1, 1).await.unwrap();
     assert_eq!(middle.entries.len(), 1);
     assert_eq!(middle.entries[0].job_id, "j3");
-    let counted = dead.dead_page(Q, 0, 0).await.unwrap();
-    assert_eq!((counted.total, counted.entries.len()), (3, 0));
     assert!(dead.dead_page(Q, 5, 10).await.unwrap().entries.is_empty());
 
     assert!(dead.dead_read(Q, "j0").await.unwrap().is_none());
@@ -816,6 +860,30 @@ async fn dead_letters_are_kept_in_order_and_trimmed_by_size() {
     assert_eq!(read.job_id, "j2");
     assert_eq!(read.job.as_deref(), Some(&b"job j2"[..]));
     assert_eq!(read.died_ms, page.entries[2].died_ms);
+}
+
+#[tokio::test]
+async fn a_dead_page_of_limit_0_reads_only_the_total_and_the_clock() {
+    let f = Fixture::start().await;
+    bury(&f, &["j0", "j1", "j2"], ROOMY).await;
+    let dead = f.b.dead_letters().unwrap();
+    // At every offset (0 included, where `ZREVRANGE 0 -1` would be every letter): no entries.
+    for offset in [0, 1, 2, 3, 10, u64::MAX] {
+        let before = arq_core::now_ms();
+        let page = dead.dead_page(Q, offset, 0).await.unwrap();
+        assert_eq!(
+            (page.total, page.entries.len()),
+            (3, 0),
+            "offset {offset}: {page:?}"
+        );
+        assert!(
+            (before - 1_000..=arq_core::now_ms() + 1_000).contains(&page.now_ms),
+            "Redis's clock: {page:?}"
+        );
+    }
+    // A missing set: no entries, total 0.
+    let page = dead.dead_page("arq:nowhere", 0, 0).await.unwrap();
+    assert_eq!((page.total, page.entries.len()), (0, 0));
 }
 
 #[tokio::test]

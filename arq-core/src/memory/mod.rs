@@ -877,7 +877,9 @@ impl Backend for MemoryBackend {
 
     /// The `XREAD COUNT <count> [BLOCK <ms>] STREAMS <queue>:events <id>` of the Redis
     /// backend: a blocked read sleeps until a step writes an event (any queue's; it then
-    /// looks again) or its time is up.
+    /// looks again) or its time is up. `count` 0 reads nothing and does not wait: `last_id`
+    /// is the position (resolved to the stream's end for `after: None`), as the Redis
+    /// backend answers it without an `XREAD`.
     fn events_read<'a>(&'a self, req: &'a EventsRead) -> BoxFuture<'a, Result<EventsPage>> {
         Box::pin(async move {
             let mut pos = match &req.after {
@@ -886,6 +888,21 @@ impl Backend for MemoryBackend {
                     Error::InvalidArgument(format!("not an event stream id: {text:?}"))
                 })?),
             };
+            if req.count == 0 {
+                let last_id = match &req.after {
+                    Some(text) => text.clone(),
+                    None => self.step(|s, _| {
+                        s.events
+                            .get(&req.queue)
+                            .map_or(EventId::ZERO, EventStream::end)
+                            .to_string()
+                    }),
+                };
+                return Ok(EventsPage {
+                    events: Vec::new(),
+                    last_id,
+                });
+            }
             // `None`: too far off to matter; wait until an entry comes.
             let deadline =
                 tokio::time::Instant::now().checked_add(Duration::from_millis(req.block_ms));

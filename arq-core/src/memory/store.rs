@@ -365,11 +365,10 @@ impl EventStream {
         self.entries.back().map_or(EventId::ZERO, |e| e.id)
     }
 
-    /// Up to `count` entries after `pos`, oldest first (`count` 0: all, as `XREAD COUNT 0`).
+    /// Up to `count` entries after `pos`, oldest first (`count` 0: none).
     pub(crate) fn after(&self, pos: EventId, count: usize) -> impl Iterator<Item = &StoredEvent> {
         let start = self.entries.partition_point(|e| e.id <= pos);
-        let take = if count == 0 { usize::MAX } else { count };
-        self.entries.range(start..).take(take)
+        self.entries.range(start..).take(count)
     }
 
     /// How many entries it holds.
@@ -715,10 +714,11 @@ mod tests {
         }
         assert_eq!(st.len(), 3, "trimmed to exactly 3");
         let ids: Vec<String> = st
-            .after(EventId::ZERO, 0)
+            .after(EventId::ZERO, usize::MAX)
             .map(|e| e.id.to_string())
             .collect();
         assert_eq!(ids, ["1000-1", "1001-0", "1001-1"]);
+        assert_eq!(st.after(EventId::ZERO, 0).count(), 0, "count 0: none");
         assert_eq!(st.end(), EventId { ms: 1001, seq: 1 });
         let jobs: Vec<&str> = st
             .after(EventId { ms: 1000, seq: 1 }, 1)

@@ -783,7 +783,7 @@ fn read_req(after: Option<&str>, count: usize, block_ms: u64) -> EventsRead {
 
 /// Every stored event of the queue, oldest first.
 async fn all_events(b: &MemoryBackend) -> Vec<EventEntry> {
-    b.events_read(&read_req(Some("0-0"), 0, 0))
+    b.events_read(&read_req(Some("0-0"), usize::MAX, 0))
         .await
         .unwrap()
         .events
@@ -1006,6 +1006,24 @@ async fn event_streams_are_trimmed_exactly_and_read_from_a_position() {
         .unwrap();
     assert!(end.events.is_empty());
     assert_eq!(end.last_id, page.last_id, "the position read from");
+    // `count` 0 reads nothing, where it stands (as the Redis backend: no XREAD), and does
+    // not wait.
+    let none = b
+        .events_read(&read_req(Some(&events[0].id), 0, 0))
+        .await
+        .unwrap();
+    assert_eq!(
+        (none.events.len(), none.last_id.as_str()),
+        (0, events[0].id.as_str())
+    );
+    let start = Instant::now();
+    let none = b.events_read(&read_req(None, 0, 5_000)).await.unwrap();
+    assert!(start.elapsed() < Duration::from_secs(1), "no wait");
+    assert_eq!(
+        (none.events.len(), none.last_id.as_str()),
+        (0, events[3].id.as_str()),
+        "`after: None` still resolves to the stream's end"
+    );
     // `after: None` reads only what comes after the call.
     let now = b.events_read(&read_req(None, 10, 0)).await.unwrap();
     assert!(now.events.is_empty());
@@ -1201,6 +1219,44 @@ async fn snooze_defers_at_least_a_ms_and_keeps_the_counter_s_ttl() {
 }
 
 #[tokio::test]
+async fn the_snoozed_event_holds_the_deferral_applied() {
+    let b = MemoryBackend::new();
+    for id in ["neg", "zero", "later"] {
+        assert!(enqueue_ev(&b, id).await);
+    }
+    let jobs = claim(&b, 3, 1, true).await.jobs;
+    assert_eq!(jobs.len(), 3);
+    for job in &jobs {
+        let defer = match job.job_id.as_str() {
+            "neg" => -5,
+            "zero" => 0,
+            _ => 250,
+        };
+        assert_eq!(
+            b.snooze(&snooze_req(&job.job_id, &job.token, defer, 5))
+                .await
+                .unwrap(),
+            SnoozeOutcome::Snoozed(1)
+        );
+    }
+    // `max(defer_ms, 1)` as decimal text, as the Redis backend writes it.
+    let events = all_events(&b).await;
+    let mut snoozed: Vec<_> = summary(&events)
+        .into_iter()
+        .filter(|e| e.0 == "snoozed")
+        .collect();
+    snoozed.sort();
+    assert_eq!(
+        snoozed,
+        [
+            ("snoozed", "later", Some(1), Some("250")),
+            ("snoozed", "neg", Some(1), Some("1")),
+            ("snoozed", "zero", Some(1), Some("1")),
+        ]
+    );
+}
+
+#[tokio::test]
 async fn snooze_is_fenced_like_retry() {
     let b = MemoryBackend::new();
     enqueue(&b, "a").await;
@@ -1384,6 +1440,13 @@ async fn dead_letters_are_added_trimmed_and_paged_newest_first() {
     assert_eq!(page.entries.len(), 1);
     assert_eq!(page.entries[0].job_id, "d2");
     assert_eq!(page.total, 3);
+    // `limit` 0 reads only the total and the clock, at any offset (as the Redis backend).
+    for offset in [0, 1, 3, 10, u64::MAX] {
+        let before = b.now_ms();
+        let page = dl.dead_page(Q, offset, 0).await.unwrap();
+        assert_eq!((page.total, page.entries.len()), (3, 0), "offset {offset}");
+        assert!((before..=b.now_ms()).contains(&page.now_ms));
+    }
     assert!(
         dl.dead_read(Q, "d0").await.unwrap().is_none(),
         "trimmed with its data"

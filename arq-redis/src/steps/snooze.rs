@@ -16,8 +16,8 @@ pub(crate) async fn snooze(b: &RedisBackend, req: &SnoozeRequest) -> Result<Snoo
 }
 
 /// KEYS in-progress, queue, job, handed-back marker, try counter, snooze count, event stream;
-/// ARGV id, token, defer ms (as asked: the score is at least 1 ms ahead, the event holds the
-/// request's value), snooze limit, try, event stream length.
+/// ARGV id, token, defer ms (as asked; the script applies `max(defer, 1)` to the score and
+/// writes that applied deferral as the event's data), snooze limit, try, event stream length.
 fn call(k: &KeyLayout, req: &SnoozeRequest) -> Call {
     let id = &req.job_id;
     let keys = vec![
