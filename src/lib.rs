@@ -8,8 +8,11 @@ struct ReadmeDoctests;
 
 // Jobs: the macros, and what a job function sees and returns.
 pub use arq_core::{
-    Args, Ctx, Function, Handler, JobError, JobOptions, Retry, State, StateMissing,
+    Args, Ctx, FailureHook, Function, Handler, JobError, JobOptions, Permanent, Retry, Snooze,
+    State, StateMissing,
 };
+// Retry policies (opt-in per job or per worker).
+pub use arq_core::{Backoff, RetryPolicy};
 pub use arq_macros::{cron, job};
 
 // The client: a pool, the enqueue builder, a job's handle and what it reads.
@@ -20,7 +23,10 @@ pub use arq_core::{
 pub use arq_core::{ABORTED_BEFORE_START, ABORTED_WHILE_RUNNING, EXCEPTION_KEY};
 
 // The worker.
-pub use arq_core::{ShutdownHandle, Worker, WorkerSettings, WorkerStats};
+pub use arq_core::{
+    FailedJob, ShutdownHandle, Worker, WorkerSettings, WorkerStats, DEFAULT_DEAD_LIMITS,
+    DEFAULT_MAX_SNOOZES,
+};
 
 // Cron jobs (more in [`cron`]).
 pub use arq_core::{CronJob, CronSchedule};

@@ -3,12 +3,13 @@
 
 pub use crate::backend::BoxFuture;
 pub use crate::cron::{CronJob, CronSchedule, CRON_JOB_OPTIONS};
-pub use crate::function::{Args, Function, Handler, JobError, JobOptions};
+pub use crate::function::{Args, FailureHook, Function, Handler, JobError, JobOptions};
 pub use crate::{Ctx, Enqueue, Job, Pool, Result, Value};
+pub use crate::{FailedJob, RetryPolicy};
 pub use inventory;
 pub use serde;
 
-use crate::{BoxError, JobFailure, Retry};
+use crate::{BoxError, JobFailure, Permanent, Retry, Snooze};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::cell::Cell;
@@ -89,7 +90,7 @@ pub fn output<T: Serialize>(value: T) -> std::result::Result<Value, JobError> {
 }
 
 /// The short name of an error type (`MyError` for `my_crate::errors::MyError<T>`).
-fn short_type_name<E>() -> String {
+pub(crate) fn short_type_name<E>() -> String {
     let full = std::any::type_name::<E>();
     let base = full.split('<').next().unwrap_or(full);
     let name = base.rsplit("::").next().unwrap_or(base);
@@ -99,18 +100,46 @@ fn short_type_name<E>() -> String {
     }
 }
 
-/// The first [`Retry`] in an error chain: the error itself or any `source()` below it. A
-/// wrapper that forwards `source()` (thiserror's `transparent`) hides the `Retry` but shows
-/// its marker, which [`Retry::from_chain_link`] reads too.
-fn find_retry(err: &(dyn std::error::Error + 'static)) -> Option<Retry> {
+/// What an error chain asks of the worker.
+enum Directive {
+    Retry(Retry),
+    Snooze(Snooze),
+    /// A [`Permanent`] (its class when it is the error itself).
+    Permanent(Option<String>),
+}
+
+/// The first [`Retry`], [`Snooze`] or [`Permanent`] in an error chain: the error itself or
+/// any `source()` below it. A wrapper that forwards `source()` (thiserror's `transparent`)
+/// hides a `Retry` or `Snooze` but shows its marker, which `from_chain_link` reads too.
+fn find_directive(err: &(dyn std::error::Error + 'static)) -> Option<Directive> {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    let mut top = true;
     while let Some(e) = cur {
         if let Some(r) = Retry::from_chain_link(e) {
-            return Some(r);
+            return Some(Directive::Retry(r));
         }
+        if let Some(s) = Snooze::from_chain_link(e) {
+            return Some(Directive::Snooze(s));
+        }
+        if let Some(p) = e.downcast_ref::<Permanent>() {
+            return Some(Directive::Permanent(top.then(|| p.class().to_owned())));
+        }
+        top = false;
         cur = e.source();
     }
     None
+}
+
+/// The job outcome of an error of class `class` with text `message`, given its chain.
+fn classify(directive: Option<Directive>, class: String, message: String) -> JobError {
+    match directive {
+        Some(Directive::Retry(r)) => JobError::Retry(r),
+        Some(Directive::Snooze(s)) => JobError::Snooze(s),
+        Some(Directive::Permanent(own)) => {
+            JobError::Permanent(JobFailure::new(own.unwrap_or(class), message))
+        }
+        None => JobError::Failed(JobFailure::new(class, message)),
+    }
 }
 
 /// Holds a job's error while the right classifier is picked at compile time (autoref
@@ -138,13 +167,8 @@ pub trait ClassifyAnyhow {
 impl ClassifyAnyhow for &&ErrorWrap<anyhow::Error> {
     fn __arq_classify(&self) -> JobError {
         let e = self.take();
-        if let Some(r) = e.downcast_ref::<Retry>() {
-            return JobError::Retry(*r);
-        }
-        if let Some(r) = e.chain().find_map(Retry::from_chain_link) {
-            return JobError::Retry(r);
-        }
-        JobError::Failed(JobFailure::new("Error", format!("{e:#}")))
+        let directive = find_directive(e.as_ref());
+        classify(directive, "Error".to_owned(), format!("{e:#}"))
     }
 }
 
@@ -157,10 +181,7 @@ pub trait ClassifyStd {
 impl<E: std::error::Error + 'static> ClassifyStd for &ErrorWrap<E> {
     fn __arq_classify(&self) -> JobError {
         let e = self.take();
-        if let Some(r) = find_retry(&e) {
-            return JobError::Retry(r);
-        }
-        JobError::Failed(JobFailure::new(short_type_name::<E>(), e.to_string()))
+        classify(find_directive(&e), short_type_name::<E>(), e.to_string())
     }
 }
 
@@ -173,10 +194,7 @@ pub trait ClassifyInto {
 impl<E: Into<BoxError>> ClassifyInto for ErrorWrap<E> {
     fn __arq_classify(&self) -> JobError {
         let e: BoxError = self.take().into();
-        if let Some(r) = find_retry(&*e) {
-            return JobError::Retry(r);
-        }
-        JobError::Failed(JobFailure::new(short_type_name::<E>(), e.to_string()))
+        classify(find_directive(&*e), short_type_name::<E>(), e.to_string())
     }
 }
 
@@ -319,6 +337,50 @@ mod tests {
         assert_eq!(
             format!("{any:#}"),
             "retry requested in 250ms: the job asked to be run again"
+        );
+    }
+
+    #[test]
+    fn snooze_and_permanent_are_found_in_the_chain() {
+        #[allow(unused_imports)]
+        use super::{ClassifyAnyhow as _, ClassifyInto as _, ClassifyStd as _};
+        let d = Duration::from_secs(2);
+        #[derive(Debug, thiserror::Error)]
+        enum Busy {
+            #[error(transparent)]
+            Snooze(#[from] Snooze),
+        }
+        let want = JobError::Snooze(Snooze::after(d));
+        assert_eq!((&&&ErrorWrap::new(Snooze::after(d))).__arq_classify(), want);
+        let e: Busy = Snooze::after(d).into();
+        assert_eq!((&&&ErrorWrap::new(e)).__arq_classify(), want);
+        let any = anyhow::Error::from(Snooze::after(d)).context("busy");
+        assert_eq!((&&&ErrorWrap::new(any)).__arq_classify(), want);
+
+        // A Permanent keeps the wrapped error's class and text, however it is returned.
+        let p = Permanent::new(MyError::Bad("x".into()));
+        assert_eq!(
+            (&&&ErrorWrap::new(p)).__arq_classify(),
+            JobError::Permanent(JobFailure::new("MyError", "bad input: x"))
+        );
+        let any = anyhow::Error::from(Permanent::new(MyError::Bad("y".into())));
+        assert_eq!(
+            (&&&ErrorWrap::new(any)).__arq_classify(),
+            JobError::Permanent(JobFailure::new("MyError", "bad input: y"))
+        );
+        // Deeper in a chain: the outer error names the failure.
+        #[derive(Debug, thiserror::Error)]
+        #[error("lookup failed")]
+        struct Lookup(#[source] Permanent);
+        let e = Lookup(Permanent::new("gone"));
+        assert_eq!(
+            (&&&ErrorWrap::new(e)).__arq_classify(),
+            JobError::Permanent(JobFailure::new("Lookup", "lookup failed"))
+        );
+        // Without a marker, an error is a plain failure (a policy may retry it).
+        assert_eq!(
+            classify_my(MyError::Bad("z".into())),
+            JobError::failed("MyError", "bad input: z")
         );
     }
 

@@ -105,6 +105,8 @@ struct CtxInner {
     function: String,
     pool: Pool,
     state: Arc<State>,
+    /// The fencing token of the run (set by the worker), for progress writes.
+    token: Option<String>,
 }
 
 impl std::fmt::Debug for Ctx {
@@ -141,8 +143,54 @@ impl Ctx {
                 function: function.into(),
                 pool,
                 state,
+                token: None,
             }),
         }
+    }
+
+    /// The same context, for a run holding `token` (the worker's).
+    pub(crate) fn with_token(mut self, token: String) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.token = Some(token);
+        }
+        self
+    }
+
+    /// Reports the job's progress: any serializable value (a percentage, a `{done, total}`
+    /// map), stored with the pool's codec and readable with `Job::progress()` while the job
+    /// runs and for a day after; with events on, it is also a `progress` event.
+    ///
+    /// Returns `Ok(false)` when nothing was stored: this worker no longer holds the job (its
+    /// lease was lost), or the context was built outside a worker (`Ctx::new`).
+    ///
+    /// ```no_run
+    /// # async fn demo(ctx: &arq_core::Ctx) -> arq_core::Result<()> {
+    /// for done in 0..=100 {
+    ///     ctx.set_progress(&done).await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn set_progress<T: serde::Serialize + ?Sized>(
+        &self,
+        value: &T,
+    ) -> crate::Result<bool> {
+        let Some(token) = &self.inner.token else {
+            return Ok(false);
+        };
+        let pool = &self.inner.pool;
+        let value = crate::to_value(value).map_err(|e| crate::Error::Encode {
+            what: format!("the progress of job {}", self.inner.job_id),
+            message: e.to_string(),
+        })?;
+        let req = crate::backend::ProgressRequest {
+            queue: self.inner.queue.clone(),
+            job_id: self.inner.job_id.clone(),
+            token: token.clone(),
+            value: pool.encode("progress", &value)?,
+            ttl_ms: crate::backend::TRY_COUNTER_TTL_MS,
+            events: pool.events_max_len(),
+        };
+        pool.backend().progress(&req).await
     }
 
     /// The job's id.

@@ -1,7 +1,7 @@
 //! The job table: functions a worker can run, their options, and how their arguments and
 //! outcomes cross the erased boundary between the worker and typed user code.
 
-use crate::{from_value, BoxFuture, Ctx, JobFailure, Value};
+use crate::{from_value, BoxError, BoxFuture, Ctx, FailedJob, JobFailure, RetryPolicy, Value};
 use serde::de::DeserializeOwned;
 use std::time::Duration;
 
@@ -22,7 +22,38 @@ pub struct JobOptions {
     pub keep_result_forever: Option<bool>,
     /// The queue the typed `enqueue` sends to, instead of the pool's default.
     pub queue: Option<&'static str>,
+    /// Which failures run again and after how long; worker default: none (Python arq's
+    /// semantics, only `Retry` runs a job again).
+    pub retry: Option<RetryPolicy>,
+    /// How many times the job may [`Snooze`]; worker default 25.
+    pub max_snoozes: Option<u32>,
+    /// Whether a final failure goes to the queue's dead set; worker default `true`.
+    pub dead_letter: Option<bool>,
+    /// Runs once per final failure of this job (besides the worker's `on_job_failed`).
+    pub on_failed: Option<FailureHook>,
+    /// Runs once when this job fails on its last try (besides the worker's
+    /// `on_tries_exhausted`).
+    pub on_tries_exhausted: Option<FailureHook>,
 }
+
+/// A failure hook of one job function: `#[arq::job(on_failed = notify)]` wraps
+/// `async fn notify(job: arq::FailedJob)` into one.
+#[derive(Clone, Copy)]
+pub struct FailureHook(pub fn(FailedJob) -> BoxFuture<'static, ()>);
+
+impl std::fmt::Debug for FailureHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FailureHook")
+    }
+}
+
+impl PartialEq for FailureHook {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 as usize == other.0 as usize
+    }
+}
+
+impl Eq for FailureHook {}
 
 impl JobOptions {
     /// No options set: everything comes from the worker.
@@ -33,6 +64,11 @@ impl JobOptions {
             keep_result: None,
             keep_result_forever: None,
             queue: None,
+            retry: None,
+            max_snoozes: None,
+            dead_letter: None,
+            on_failed: None,
+            on_tries_exhausted: None,
         }
     }
 }
@@ -168,13 +204,129 @@ impl Retry {
 #[error("the job asked to be run again")]
 struct RetryDelay(Option<Duration>);
 
+/// Run the job again later without spending a try: the upstream is rate-limited, a resource
+/// is busy. Return it as the job's error, as [`Retry`]:
+/// `return Err(Snooze::after(Duration::from_secs(30)).into())`. The worker finds it wherever
+/// the error chain holds it, as it finds a `Retry`.
+///
+/// A job may snooze `max_snoozes` times (per job or per worker, default 25); the snooze past
+/// that fails the job for good, saying so, so a job cannot snooze forever.
+///
+/// ```
+/// use std::time::Duration;
+/// let s = arq_core::Snooze::after(Duration::from_secs(30));
+/// assert_eq!(s.delay(), Duration::from_secs(30));
+/// assert_eq!(s.to_string(), "snooze requested for 30s");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("snooze requested for {:?}", .delay.0)]
+pub struct Snooze {
+    /// How long to wait; also this error's `source()` (see [`Retry`]).
+    #[source]
+    delay: SnoozeDelay,
+}
+
+impl std::fmt::Debug for Snooze {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snooze")
+            .field("delay", &self.delay.0)
+            .finish()
+    }
+}
+
+impl Snooze {
+    /// Run again after `delay`, without spending a try.
+    pub const fn after(delay: Duration) -> Self {
+        Snooze {
+            delay: SnoozeDelay(delay),
+        }
+    }
+
+    /// How long to wait.
+    pub const fn delay(&self) -> Duration {
+        self.delay.0
+    }
+
+    /// The `Snooze` that `err` is, or that its marker stands for.
+    pub(crate) fn from_chain_link(err: &(dyn std::error::Error + 'static)) -> Option<Snooze> {
+        if let Some(s) = err.downcast_ref::<Snooze>() {
+            return Some(*s);
+        }
+        err.downcast_ref::<SnoozeDelay>()
+            .map(|d| Snooze { delay: *d })
+    }
+}
+
+/// The `source()` of a [`Snooze`], as [`RetryDelay`] is a `Retry`'s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the job asked to be run later")]
+struct SnoozeDelay(Duration);
+
+/// An error that no retry policy retries: the job fails for good at once (a bad request, a
+/// missing record). Wrap the error in it, or put it in your error's chain as a `#[source]`.
+///
+/// The failure keeps the wrapped error's type name and text:
+///
+/// ```
+/// #[derive(Debug, thiserror::Error)]
+/// #[error("no such customer: {0}")]
+/// struct NotFound(u64);
+///
+/// let e = arq_core::Permanent::new(NotFound(7));
+/// assert_eq!(e.to_string(), "no such customer: 7");
+/// assert_eq!(e.class(), "NotFound");
+/// ```
+pub struct Permanent {
+    class: String,
+    inner: BoxError,
+}
+
+impl Permanent {
+    /// Marks `error` as final.
+    pub fn new<E: Into<BoxError>>(error: E) -> Self {
+        Permanent {
+            class: crate::__private::short_type_name::<E>(),
+            inner: error.into(),
+        }
+    }
+
+    /// The failure's class: the wrapped error's type name.
+    pub fn class(&self) -> &str {
+        &self.class
+    }
+}
+
+impl std::fmt::Debug for Permanent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Permanent").field(&self.inner).finish()
+    }
+}
+
+impl std::fmt::Display for Permanent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.inner, f)
+    }
+}
+
+impl std::error::Error for Permanent {
+    /// The wrapped error's own source: the wrapper reads as the error it wraps.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.inner.source()
+    }
+}
+
 /// How a job run ended when it did not return a value.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum JobError {
     /// The job asked to run again.
     Retry(Retry),
-    /// The job failed for good.
+    /// The job failed (for good, unless a [`RetryPolicy`] retries it).
     Failed(JobFailure),
+    /// The job asked to run later without spending a try.
+    Snooze(Snooze),
+    /// The job failed for good, whatever the retry policy ([`Permanent`]).
+    Permanent(JobFailure),
 }
 
 impl JobError {

@@ -17,13 +17,17 @@ mod error;
 mod failpoint;
 mod function;
 mod memory;
+mod policy;
 mod result_watch;
 pub mod testing;
 mod time;
 mod value;
 mod wire;
 mod worker;
-pub use worker::{ShutdownHandle, Worker, WorkerSettings, WorkerStats};
+pub use worker::{
+    FailedJob, ShutdownHandle, Worker, WorkerSettings, WorkerStats, DEFAULT_DEAD_LIMITS,
+    DEFAULT_MAX_SNOOZES,
+};
 
 #[doc(hidden)]
 pub mod __private;
@@ -31,7 +35,8 @@ pub mod __private;
 pub use backend::QueueStats;
 pub use backend::{Backend, BoxFuture};
 pub use client::{
-    Enqueue, Job, JobDef, JobResult, JobStatus, Pool, QueuedJob, DEFAULT_MAX_PAYLOAD_BYTES,
+    Enqueue, Job, JobDef, JobResult, JobStatus, Pool, QueuedJob, DEFAULT_EVENTS_MAX_LEN,
+    DEFAULT_MAX_PAYLOAD_BYTES,
 };
 #[cfg(feature = "json")]
 pub use codec::JsonCodec;
@@ -43,8 +48,11 @@ pub use ctx::{Ctx, State, StateMissing};
 pub use error::{
     BoxError, Error, JobFailure, Result, ABORTED_BEFORE_START, ABORTED_WHILE_RUNNING, EXCEPTION_KEY,
 };
-pub use function::{Args, Function, Handler, JobError, JobOptions, Retry};
+pub use function::{
+    Args, FailureHook, Function, Handler, JobError, JobOptions, Permanent, Retry, Snooze,
+};
 pub use memory::MemoryBackend;
+pub use policy::{Backoff, RetryPolicy};
 pub use time::{ms_to_datetime, now_ms};
 pub use value::{from_value, to_value, Value, ValueError};
 pub use wire::{JobRecord, ResultRecord};

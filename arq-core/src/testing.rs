@@ -58,8 +58,13 @@ pub enum Outcome {
     Success(Value),
     /// The job asked to run again, after this delay (`None`: at the next poll).
     Retry(Option<Duration>),
-    /// The job failed for good; this is what a worker would store.
+    /// The job failed; this is what a worker would store (unless a retry policy runs it
+    /// again).
     Failed(JobFailure),
+    /// The job asked to run again after this long without spending a try ([`Snooze`](crate::Snooze)).
+    Snoozed(Duration),
+    /// The job failed for good whatever the retry policy ([`Permanent`](crate::Permanent)).
+    Permanent(JobFailure),
 }
 
 impl Outcome {
@@ -75,7 +80,7 @@ impl Outcome {
     /// The failure, when the job failed.
     pub fn failure(&self) -> Option<&JobFailure> {
         match self {
-            Outcome::Failed(f) => Some(f),
+            Outcome::Failed(f) | Outcome::Permanent(f) => Some(f),
             _ => None,
         }
     }
@@ -116,6 +121,8 @@ pub async fn run_args(function: &Function, ctx: Ctx, args: Args) -> Outcome {
         Ok(Ok(v)) => Outcome::Success(v),
         Ok(Err(JobError::Retry(r))) => Outcome::Retry(r.defer()),
         Ok(Err(JobError::Failed(f))) => Outcome::Failed(f),
+        Ok(Err(JobError::Snooze(s))) => Outcome::Snoozed(s.delay()),
+        Ok(Err(JobError::Permanent(f))) => Outcome::Permanent(f),
         Err(panic) => Outcome::Failed(JobFailure::new("Panic", panic)),
     }
 }

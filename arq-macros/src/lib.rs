@@ -143,7 +143,44 @@ use proc_macro::TokenStream;
 /// | `keep_result` | duration | How long the result is kept; `0` keeps none. Default: the worker's (1 h). |
 /// | `keep_result_forever` | `true`/`false` | Keep the result without expiry (do not combine `true` with `keep_result`). |
 /// | `queue` | string | The queue `enqueue` sends to, instead of the pool's default (`.queue_name(…)` on the builder still wins). |
+/// | `retry` | retry policy | Which errors run again and after how long: `fixed("30s")`, `linear("10s")` or `exponential("1s")`, each optionally with `cap = "10m"` (default 1 h), `jitter = false` (default: full jitter), `timeouts = true` (default: a timeout is final) and `when = predicate` (a `fn(&arq::JobFailure) -> bool`); or any const `arq::RetryPolicy` expression. Default: the worker's (none: only a returned `Retry` runs a job again, as in Python arq). `max_tries` still bounds every retry. |
+/// | `max_snoozes` | integer ≥ 0 | How many times the job may return `arq::Snooze` (run later without spending a try). Default: the worker's (25). |
+/// | `dead_letter` | `true`/`false` | Whether a final failure goes to the queue's dead set. Default: the worker's (yes). |
+/// | `on_failed` | path | An `async fn(arq::FailedJob)` run once when the job fails for good (besides the worker's `on_job_failed`). |
+/// | `on_tries_exhausted` | path | An `async fn(arq::FailedJob)` run once when the job fails on its last try. |
 /// | `crate` | string path | Where the `arq` crate is, when it is not `::arq`: `crate = "my_arq"` after renaming the dependency, or a re-export such as `crate = "crate::deps::arq"`. |
+///
+/// (This example is compiled and run in the `arq` crate's documentation, "Retries, snoozes
+/// and dead letters".)
+///
+/// ```ignore
+/// use std::time::Duration;
+///
+/// fn transient(failure: &arq::JobFailure) -> bool {
+///     failure.class != "BadRequest"
+/// }
+///
+/// async fn alert(job: arq::FailedJob) {
+///     eprintln!("{} gave up after {} tries: {}", job.job_id(), job.job_try(), job.failure());
+/// }
+///
+/// #[arq::job(
+///     max_tries = 8,
+///     retry = exponential("1s", cap = "5m", when = transient),
+///     on_tries_exhausted = alert
+/// )]
+/// async fn sync_account(id: u64) -> anyhow::Result<()> {
+///     if id == 0 {
+///         // Final at once, whatever the policy.
+///         return Err(arq::Permanent::new(std::io::Error::other("no account 0")).into());
+///     }
+///     Ok(())
+/// }
+/// # fn main() {
+/// # assert_eq!(sync_account::FUNCTION.options.max_tries, Some(8));
+/// # assert!(sync_account::FUNCTION.options.retry.is_some());
+/// # }
+/// ```
 ///
 /// Durations are an integer number of seconds (`timeout = 90`) or a string of one or more
 /// `<integer><unit>` parts with units `d`, `h`, `m`, `s`, `ms`, from largest to smallest
@@ -200,6 +237,11 @@ use proc_macro::TokenStream;
 ///             keep_result: None,
 ///             keep_result_forever: None,
 ///             queue: None,
+///             retry: None,
+///             max_snoozes: None,
+///             dead_letter: None,
+///             on_failed: None,
+///             on_tries_exhausted: None,
 ///         },
 ///         handler: __handler,
 ///     };

@@ -19,5 +19,5 @@ mod records;
 pub(crate) use enqueue::arg_value;
 pub use enqueue::Enqueue;
 pub use job::Job;
-pub use pool::{Pool, DEFAULT_MAX_PAYLOAD_BYTES};
+pub use pool::{Pool, DEFAULT_EVENTS_MAX_LEN, DEFAULT_MAX_PAYLOAD_BYTES};
 pub use records::{JobDef, JobResult, JobStatus, QueuedJob};

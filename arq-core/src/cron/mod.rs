@@ -55,6 +55,11 @@ pub const CRON_JOB_OPTIONS: JobOptions = JobOptions {
     keep_result: Some(Duration::ZERO),
     keep_result_forever: None,
     queue: None,
+    retry: None,
+    max_snoozes: None,
+    dead_letter: None,
+    on_failed: None,
+    on_tries_exhausted: None,
 };
 
 /// A job the workers enqueue by themselves on a schedule.

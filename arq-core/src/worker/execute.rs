@@ -2,6 +2,7 @@
 //! under its timeout ([`JobRunner::execute`]), and hand the outcome to finish, retry or
 //! release (`finish.rs`).
 
+use super::finish::End;
 use super::{Counters, WorkerSettings};
 use crate::backend::ClaimedJob;
 use crate::codec::HintFor;
@@ -43,6 +44,8 @@ pub(crate) struct JobRunner {
     pub(crate) cancel: CancellationToken,
     /// Stores outcomes in batches.
     pub(crate) finisher: super::finish::Finisher,
+    /// The dead set's bounds, `None` when dead letters are off (or the backend keeps none).
+    pub(crate) dead_letters: Option<crate::backend::DeadLimits>,
 }
 
 /// A claimed job, checked and ready to call.
@@ -80,10 +83,27 @@ pub(crate) struct EarlyFailure {
 
 pub(super) enum Outcome {
     Success(Value),
-    Failure(JobFailure),
+    /// A failure: `timed_out` when the run hit its timeout, `permanent` when the error chain
+    /// holds a `Permanent` (no policy retries it).
+    Failure {
+        failure: JobFailure,
+        timed_out: bool,
+        permanent: bool,
+    },
     Retry(Option<Duration>),
+    Snooze(Duration),
     Cancelled,
     LeaseLost,
+}
+
+impl Outcome {
+    fn failed(failure: JobFailure) -> Self {
+        Outcome::Failure {
+            failure,
+            timed_out: false,
+            permanent: false,
+        }
+    }
 }
 
 /// An abort, stored as Python arq stores it: a bare `CancelledError()` (the text
@@ -293,11 +313,14 @@ impl JobRunner {
                         self.pool.codec().failure_value(&failure),
                         start,
                     );
-                    if failure.is_aborted() {
+                    let end = if failure.is_aborted() {
                         // It never ran: no time between start and finish says "before start".
                         result.finish_ms = result.start_ms;
-                    }
-                    self.finish(&claimed, result, function.as_ref()).await;
+                        End::Aborted
+                    } else {
+                        End::Failed
+                    };
+                    self.finish(&claimed, result, function.as_ref(), end).await;
                 }
                 Plan::Run(run) => self.call(*run).await,
                 Plan::PutBack(p) => {
@@ -310,7 +333,13 @@ impl JobRunner {
                     self.settings.max_tries
                 );
                     self.counters.retried.fetch_add(1, Ordering::Relaxed);
-                    self.retry(&claimed, duration_ms(defer).max(1)).await;
+                    self.retry(
+                        &claimed,
+                        claimed.job_try,
+                        duration_ms(defer).max(1),
+                        Some(reason),
+                    )
+                    .await;
                 }
             }
         }
@@ -339,7 +368,8 @@ impl JobRunner {
             record.function.clone(),
             self.pool.clone(),
             self.state.clone(),
-        );
+        )
+        .with_token(claimed.token.clone());
         if let Some(h) = &self.settings.on_job_start {
             h(ctx.clone()).await;
         }
@@ -363,20 +393,30 @@ impl JobRunner {
                     if self.settings.retry_jobs {
                         Outcome::Retry(r.defer())
                     } else {
-                        Outcome::Failure(JobFailure::new("Retry", r.to_string()))
+                        Outcome::failed(JobFailure::new("Retry", r.to_string()))
                     }
                 }
-                Ok(Ok(Err(JobError::Failed(f)))) => Outcome::Failure(f),
-                Ok(Err(panic)) => Outcome::Failure(JobFailure::new("Panic", panic)),
+                Ok(Ok(Err(JobError::Snooze(s)))) => Outcome::Snooze(s.delay()),
+                Ok(Ok(Err(JobError::Failed(f)))) => Outcome::failed(f),
+                Ok(Ok(Err(JobError::Permanent(f)))) => Outcome::Failure {
+                    failure: f,
+                    timed_out: false,
+                    permanent: true,
+                },
+                Ok(Err(panic)) => Outcome::failed(JobFailure::new("Panic", panic)),
                 Err(_) => {
                     returned = false;
-                    Outcome::Failure(JobFailure::new(
-                        TIMEOUT_ERROR,
-                        format!("job {id} timed out after {:.1}s", timeout.as_secs_f64()),
-                    ))
+                    Outcome::Failure {
+                        failure: JobFailure::new(
+                            TIMEOUT_ERROR,
+                            format!("job {id} timed out after {:.1}s", timeout.as_secs_f64()),
+                        ),
+                        timed_out: true,
+                        permanent: false,
+                    }
                 }
             },
-            _ = abort.cancelled() => { returned = false; Outcome::Failure(aborted_failure()) }
+            _ = abort.cancelled() => { returned = false; Outcome::failed(aborted_failure()) }
             _ = lease_lost.cancelled() => { returned = false; Outcome::LeaseLost }
             _ = self.cancel.cancelled() => { returned = false; Outcome::Cancelled }
         };
@@ -384,14 +424,18 @@ impl JobRunner {
         // and whatever it returned, it failed its timeout.
         let ran = started.elapsed();
         if returned && ran > timeout {
-            outcome = Outcome::Failure(JobFailure::new(
-                TIMEOUT_ERROR,
-                format!(
-                    "job {id} exceeded timeout {:.1}s (ran {:.1}s; the job did not yield)",
-                    timeout.as_secs_f64(),
-                    ran.as_secs_f64()
+            outcome = Outcome::Failure {
+                failure: JobFailure::new(
+                    TIMEOUT_ERROR,
+                    format!(
+                        "job {id} exceeded timeout {:.1}s (ran {:.1}s; the job did not yield)",
+                        timeout.as_secs_f64(),
+                        ran.as_secs_f64()
+                    ),
                 ),
-            ));
+                timed_out: true,
+                permanent: false,
+            };
         }
         failpoint::hit("after_execute_before_finish");
         if let Some(h) = &self.settings.on_job_end {
@@ -405,8 +449,25 @@ impl JobRunner {
                     "asked to retry{} after {elapsed:.2}s",
                     defer.map(|d| format!(" in {d:?}")).unwrap_or_default()
                 );
-                self.retry(&claimed, defer.map(duration_ms).unwrap_or(0))
-                    .await;
+                let why = match defer {
+                    Some(d) => crate::Retry::after(d).to_string(),
+                    None => crate::Retry::now().to_string(),
+                };
+                self.retry(
+                    &claimed,
+                    job_try,
+                    defer.map(duration_ms).unwrap_or(0),
+                    Some(why),
+                )
+                .await;
+            }
+            Outcome::Snooze(delay) => {
+                // A snooze past its limit fails the job for good.
+                if let Some(failure) = self.snooze(&claimed, job_try, delay, &function).await {
+                    tracing::warn!("failed: {failure}");
+                    self.fail(&claimed, record, job_try, failure, start, &function)
+                        .await;
+                }
             }
             Outcome::LeaseLost => {
                 tracing::warn!(
@@ -425,27 +486,91 @@ impl JobRunner {
                 self.counters.complete.fetch_add(1, Ordering::Relaxed);
                 tracing::info!("succeeded in {elapsed:.2}s: {}", short(&value));
                 let r = self.result_record(&claimed, Some(record), job_try, true, value, start);
-                self.finish(&claimed, r, Some(&function)).await;
+                self.finish(&claimed, r, Some(&function), End::Completed)
+                    .await;
             }
-            Outcome::Failure(failure) => {
+            Outcome::Failure { failure, .. } if failure.is_aborted() => {
                 self.counters.failed.fetch_add(1, Ordering::Relaxed);
                 let value = self.pool.codec().failure_value(&failure);
                 let mut r =
                     self.result_record(&claimed, Some(record), job_try, false, value, start);
-                if failure.is_aborted() {
-                    tracing::info!("aborted while running, after {elapsed:.2}s");
-                    // A run lasts at least 1 ms, so `ft > st` tells it from an abort before
-                    // the start.
-                    r.finish_ms = r.finish_ms.max(r.start_ms + 1);
-                } else {
-                    tracing::warn!("failed in {elapsed:.2}s: {failure}");
+                tracing::info!("aborted while running, after {elapsed:.2}s");
+                // A run lasts at least 1 ms, so `ft > st` tells it from an abort before the
+                // start.
+                r.finish_ms = r.finish_ms.max(r.start_ms + 1);
+                self.finish(&claimed, r, Some(&function), End::Aborted)
+                    .await;
+            }
+            Outcome::Failure {
+                failure,
+                timed_out,
+                permanent,
+            } => {
+                let retry_in = (!permanent)
+                    .then(|| self.policy_retry(&function, job_try, &failure, timed_out))
+                    .flatten();
+                match retry_in {
+                    Some(delay) => {
+                        self.counters.retried.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(
+                            "failed in {elapsed:.2}s: {failure}; retrying in {delay:?} (retry \
+                             policy, attempt {job_try} of {})",
+                            self.max_tries_of(Some(&function))
+                        );
+                        self.retry(
+                            &claimed,
+                            job_try,
+                            duration_ms(delay).max(1),
+                            Some(failure.to_text()),
+                        )
+                        .await;
+                    }
+                    None => {
+                        tracing::warn!("failed in {elapsed:.2}s: {failure}");
+                        self.fail(&claimed, record, job_try, failure, start, &function)
+                            .await;
+                    }
                 }
-                self.finish(&claimed, r, Some(&function)).await;
             }
         }
         if let Some(h) = &self.settings.after_job_end {
             h(ctx).await;
         }
+    }
+}
+
+impl JobRunner {
+    /// Stores a final failure of a run that started at `start`.
+    async fn fail(
+        &self,
+        claimed: &ClaimedJob,
+        record: JobRecord,
+        job_try: i64,
+        failure: JobFailure,
+        start: i64,
+        function: &Function,
+    ) {
+        self.counters.failed.fetch_add(1, Ordering::Relaxed);
+        let value = self.pool.codec().failure_value(&failure);
+        let r = self.result_record(claimed, Some(record), job_try, false, value, start);
+        self.finish(claimed, r, Some(function), End::Failed).await;
+    }
+
+    /// When the job's (or the worker's) retry policy runs this failure again, and tries are
+    /// left: the delay.
+    fn policy_retry(
+        &self,
+        function: &Function,
+        job_try: i64,
+        failure: &JobFailure,
+        timed_out: bool,
+    ) -> Option<Duration> {
+        let policy = function.options.retry.or(self.settings.retry_policy)?;
+        let max_tries = i64::from(self.max_tries_of(Some(function)));
+        if job_try >= max_tries || !policy.retries(failure, timed_out) {
+            return None;
+        }
+        Some(policy.delay(u32::try_from(job_try.max(1)).unwrap_or(u32::MAX)))
     }
 }
 

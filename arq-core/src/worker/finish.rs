@@ -7,9 +7,14 @@
 //! share a round trip; an idle worker's single job goes out at once.
 
 use super::execute::JobRunner;
-use crate::backend::{ClaimedJob, FinishRequest, ReleaseRequest, RetryRequest, FREE_RELEASES};
+use crate::backend::{
+    ClaimedJob, FinalFailure, FinishOutcome, FinishRequest, ReleaseRequest, RetryRequest,
+    SnoozeOutcome, SnoozeRequest, FREE_RELEASES,
+};
 use crate::time::duration_ms;
-use crate::{now_ms, Error, Function, JobFailure, JobRecord, Pool, Result, ResultRecord, Value};
+use crate::{
+    failpoint, now_ms, Error, Function, JobFailure, JobRecord, Pool, Result, ResultRecord, Value,
+};
 use std::future::Future;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -69,13 +74,24 @@ impl Finisher {
     }
 }
 
+/// How a finished run ended, for [`JobRunner::finish`].
+pub(super) enum End {
+    Completed,
+    Aborted,
+    /// Failed for good: it may leave a dead letter and run failure hooks.
+    Failed,
+}
+
 impl JobRunner {
-    /// Finish: stores a result (unless results are not kept) and removes the job.
+    /// Finish: stores a result (unless results are not kept) and removes the job; a final
+    /// failure also leaves its dead letter and pending hook in the same step, and then runs
+    /// its hooks.
     pub(super) async fn finish(
         &self,
         claimed: &ClaimedJob,
         mut record: ResultRecord,
         f: Option<&Function>,
+        end: End,
     ) {
         let keep = self.keep_result_ms(f);
         let payload = match keep {
@@ -113,6 +129,21 @@ impl JobRunner {
                 }
             },
         };
+        let events = self.pool.events_max_len();
+        let outcome = match end {
+            End::Completed => FinishOutcome::Completed,
+            End::Aborted => FinishOutcome::Aborted,
+            End::Failed => FinishOutcome::Failed,
+        };
+        let error = match (events, record.success) {
+            (Some(_), false) => record.failure().map(|f| f.to_text()),
+            _ => None,
+        };
+        let failure = match end {
+            End::Failed => self.final_failure(claimed, &record, payload.as_deref(), f),
+            _ => None,
+        };
+        let hooks = failure.as_ref().is_some_and(|x| x.hook_lease_ms.is_some());
         let req = FinishRequest {
             queue: self.queue.clone(),
             job_id: claimed.job_id.clone(),
@@ -120,33 +151,146 @@ impl JobRunner {
             result: payload,
             keep_result_ms: keep.flatten(),
             keep_in_progress_ms: crate::cron::keep_in_progress_ms(f),
-            outcome: crate::backend::FinishOutcome::Completed,
+            outcome,
             job_try: record.job_try,
-            failure: None,
-            events: None,
-            error: None,
+            failure,
+            events,
+            error,
         };
-        self.with_retries("finish", &claimed.job_id, || async {
-            self.finisher.send(req.clone()).await
+        let written = self
+            .with_retries("finish", &claimed.job_id, || async {
+                self.finisher.send(req.clone()).await
+            })
+            .await;
+        if written && hooks {
+            failpoint::hit("after_finish_before_hooks");
+            self.run_hooks(record, f).await;
+        }
+    }
+
+    /// What a final failure leaves besides its result: a dead letter (when on for the job and
+    /// the job record was read) and a pending hook (when a hook applies).
+    fn final_failure(
+        &self,
+        claimed: &ClaimedJob,
+        record: &ResultRecord,
+        stored: Option<&[u8]>,
+        f: Option<&Function>,
+    ) -> Option<FinalFailure> {
+        let dead = self
+            .dead_letters
+            .filter(|_| claimed.payload.is_some())
+            .filter(|_| f.and_then(|f| f.options.dead_letter).unwrap_or(true));
+        let hook_lease_ms = self.has_hooks(f).then(|| self.hook_lease_ms());
+        if dead.is_none() && hook_lease_ms.is_none() {
+            return None;
+        }
+        let encoded = match stored {
+            Some(b) => b.to_vec(),
+            None => match self.pool.codec().encode(&record.to_value()) {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::warn!(
+                        "the failure record of job {} could not be encoded ({e}): no dead                          letter or hooks",
+                        claimed.job_id
+                    );
+                    return None;
+                }
+            },
+        };
+        Some(FinalFailure {
+            job: claimed.payload.clone(),
+            record: encoded,
+            dead,
+            hook_lease_ms,
         })
-        .await;
     }
 
     /// Retry: puts a held job back for another try, due `defer_ms` from now (0: as it is).
-    pub(super) async fn retry(&self, claimed: &ClaimedJob, defer_ms: i64) {
+    /// `why` is the error text for the `retried` event.
+    pub(super) async fn retry(
+        &self,
+        claimed: &ClaimedJob,
+        job_try: i64,
+        defer_ms: i64,
+        why: Option<String>,
+    ) {
+        let events = self.pool.events_max_len();
         let req = RetryRequest {
             queue: self.queue.clone(),
             job_id: claimed.job_id.clone(),
             token: claimed.token.clone(),
             defer_ms,
-            job_try: claimed.job_try,
-            events: None,
-            error: None,
+            job_try,
+            events,
+            error: why.filter(|_| events.is_some()),
         };
         self.with_retries("retry", &claimed.job_id, || async {
             self.pool.backend().retry(&req).await
         })
         .await;
+    }
+
+    /// Snooze: puts a held job back for later without spending its try. Returns the
+    /// failure to store instead when the job may not snooze again (or the backend can't).
+    pub(super) async fn snooze(
+        &self,
+        claimed: &ClaimedJob,
+        job_try: i64,
+        delay: Duration,
+        f: &Function,
+    ) -> Option<JobFailure> {
+        let max = f.options.max_snoozes.unwrap_or(self.settings.max_snoozes);
+        let req = SnoozeRequest {
+            queue: self.queue.clone(),
+            job_id: claimed.job_id.clone(),
+            token: claimed.token.clone(),
+            defer_ms: duration_ms(delay).max(1),
+            max_snoozes: max,
+            job_try,
+            events: self.pool.events_max_len(),
+        };
+        let mut wait = Duration::from_millis(50);
+        for attempt in 1..=5 {
+            match self.pool.backend().snooze(&req).await {
+                Ok(SnoozeOutcome::Snoozed(n)) => {
+                    tracing::info!(
+                        "snoozed for {delay:?} ({n} of {max} snoozes; the try is not counted)"
+                    );
+                    return None;
+                }
+                Ok(SnoozeOutcome::LimitReached(n)) => {
+                    return Some(JobFailure::new(
+                        crate::error::JOB_EXECUTION_FAILED,
+                        format!("snoozed {n} times, the limit (max_snoozes = {max})"),
+                    ))
+                }
+                Ok(SnoozeOutcome::Fenced) => {
+                    tracing::warn!(
+                        "lease for job {} lost (it lapsed, or another worker took the job                          over): snooze refused",
+                        claimed.job_id
+                    );
+                    return None;
+                }
+                Err(Error::Unsupported { backend, what }) => {
+                    return Some(JobFailure::new(
+                        crate::error::JOB_EXECUTION_FAILED,
+                        format!("the job asked to snooze, but the {backend} backend lacks {what}"),
+                    ))
+                }
+                Err(e) if attempt < 5 => {
+                    tracing::warn!("snooze failed (attempt {attempt}), retrying: {e}");
+                    tokio::time::sleep(wait).await;
+                    wait *= 2;
+                }
+                Err(e) => {
+                    tracing::error!(
+                        "snooze failed, giving up; the job will run again when its lease                          expires: {e}"
+                    );
+                }
+            }
+        }
+        None
     }
 
     /// Release: hands a held job back at shutdown, giving its try back (the first
@@ -212,7 +356,8 @@ impl JobRunner {
     }
 
     /// Runs an idempotent, fenced backend step, retrying transient errors a few times.
-    async fn with_retries<F, Fut>(&self, step: &str, job_id: &str, f: F)
+    /// Returns whether it was written.
+    async fn with_retries<F, Fut>(&self, step: &str, job_id: &str, f: F) -> bool
     where
         F: Fn() -> Fut,
         Fut: Future<Output = crate::Result<bool>>,
@@ -220,14 +365,14 @@ impl JobRunner {
         let mut delay = Duration::from_millis(50);
         for attempt in 1..=5 {
             match f().await {
-                Ok(true) => return,
+                Ok(true) => return true,
                 Ok(false) => {
                     tracing::warn!(
                         job_id,
                         "lease for job {job_id} lost (it lapsed, or another worker took the job \
                          over): {step} refused, result discarded"
                     );
-                    return;
+                    return false;
                 }
                 Err(e) if attempt < 5 => {
                     tracing::warn!(job_id, "{step} failed (attempt {attempt}), retrying: {e}");
@@ -243,5 +388,6 @@ impl JobRunner {
                 }
             }
         }
+        false
     }
 }

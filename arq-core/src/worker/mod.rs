@@ -11,10 +11,12 @@ mod claim;
 mod execute;
 mod finish;
 mod heartbeat;
+mod hooks;
 mod settings;
 
 pub(crate) use execute::CatchUnwind;
-pub use settings::WorkerSettings;
+pub use hooks::FailedJob;
+pub use settings::{WorkerSettings, DEFAULT_DEAD_LIMITS, DEFAULT_MAX_SNOOZES};
 
 use crate::backend::{HealthRecord, Watch};
 use crate::{Error, Function, Pool, Result, State};
@@ -160,6 +162,7 @@ impl Worker {
             let claimed = w.claim().await;
             w.abort_requests().await;
             w.cron.poll(&w.pool).await;
+            w.hooks_claim().await;
             if w.burst_done(&claimed).await {
                 break;
             }
@@ -210,7 +213,14 @@ pub(crate) struct Running {
     next_health: Instant,
     cron: crate::cron::Scheduler,
     error_backoff: Duration,
+    /// When to look for failure hooks a dead worker left; `None`: no hooks are configured.
+    next_hooks_check: Option<Instant>,
+    /// A hooks claim is running.
+    hooks_running: Arc<AtomicBool>,
 }
+
+/// How often a worker with failure hooks looks for hooks a dead worker left.
+const HOOKS_CHECK_EVERY: Duration = Duration::from_secs(5);
 
 impl Running {
     /// Start-up: server checks, `on_startup`, the finisher, the heartbeat thread and push
@@ -251,6 +261,24 @@ impl Running {
         let state = Arc::new(state);
         let counters = Arc::new(Counters::default());
         let (finisher, finisher_task) = finish::Finisher::spawn(pool.clone());
+        let dead_letters = match (settings.dead_letters, pool.backend().dead_letters()) {
+            (Some(limits), Some(_)) => Some(limits),
+            (Some(_), None) => {
+                tracing::warn!(
+                    queue = %queue,
+                    "the {} backend keeps no dead letters: jobs that fail for good keep only \
+                     their result",
+                    pool.backend().name()
+                );
+                None
+            }
+            (None, _) => None,
+        };
+        let hooks_anywhere = settings.on_job_failed.is_some()
+            || settings.on_tries_exhausted.is_some()
+            || functions
+                .values()
+                .any(|f| f.options.on_failed.is_some() || f.options.on_tries_exhausted.is_some());
         let runner = Arc::new(JobRunner {
             pool: pool.clone(),
             queue: queue.clone(),
@@ -260,6 +288,7 @@ impl Running {
             counters: counters.clone(),
             cancel: hard_cancel.clone(),
             finisher,
+            dead_letters,
         });
         let held: HeldJobs = Arc::default();
         let heartbeat_stop = CancellationToken::new();
@@ -326,7 +355,30 @@ impl Running {
             next_health: Instant::now(),
             cron,
             error_backoff: Duration::ZERO,
+            next_hooks_check: hooks_anywhere.then(Instant::now),
+            hooks_running: Arc::default(),
         })
+    }
+
+    /// Hooks claim: every [`HOOKS_CHECK_EVERY`], when any failure hook is configured, runs
+    /// the pending hooks a dead worker left (in the background, one batch at a time).
+    async fn hooks_claim(&mut self) {
+        let Some(next) = self.next_hooks_check else {
+            return;
+        };
+        if Instant::now() < next || self.stop.is_cancelled() {
+            return;
+        }
+        self.next_hooks_check = Some(Instant::now() + HOOKS_CHECK_EVERY);
+        if self.hooks_running.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let runner = self.runner.clone();
+        let running = self.hooks_running.clone();
+        self.tracker.spawn(async move {
+            runner.recover_hooks().await;
+            running.store(false, Ordering::Release);
+        });
     }
 
     /// Health: writes this worker's health record every `health_check_interval`.

@@ -1,6 +1,7 @@
 //! Worker settings: Python arq's `WorkerSettings`, with the same names and defaults.
 
-use crate::{BoxError, BoxFuture, Codec, Ctx, Function, State};
+use crate::backend::DeadLimits;
+use crate::{BoxError, BoxFuture, Codec, Ctx, FailedJob, Function, RetryPolicy, State};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +13,16 @@ pub(crate) type StartupHook =
     Arc<dyn Fn(State) -> BoxFuture<'static, Result<State, BoxError>> + Send + Sync>;
 pub(crate) type ShutdownHook = Arc<dyn Fn(State) -> BoxFuture<'static, ()> + Send + Sync>;
 pub(crate) type JobHook = Arc<dyn Fn(Ctx) -> BoxFuture<'static, ()> + Send + Sync>;
+pub(crate) type FailedHook = Arc<dyn Fn(FailedJob) -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// The default bounds of a queue's dead set: 10 000 letters, 30 days.
+pub const DEFAULT_DEAD_LIMITS: DeadLimits = DeadLimits {
+    max_len: 10_000,
+    max_age_ms: 30 * 86_400_000,
+};
+
+/// How many times a job may snooze by default.
+pub const DEFAULT_MAX_SNOOZES: u32 = 25;
 
 /// How a worker runs: which functions, which queue, how many at once, and its hooks.
 ///
@@ -56,6 +67,12 @@ pub struct WorkerSettings {
     pub(crate) after_job_end: Option<JobHook>,
     pub(crate) cron: crate::cron::CronSettings,
     pub(crate) codec: Option<Arc<dyn Codec>>,
+    pub(crate) retry_policy: Option<RetryPolicy>,
+    pub(crate) max_snoozes: u32,
+    pub(crate) dead_letters: Option<DeadLimits>,
+    pub(crate) on_job_failed: Option<FailedHook>,
+    pub(crate) on_tries_exhausted: Option<FailedHook>,
+    pub(crate) hook_timeout: Duration,
 }
 
 impl Default for WorkerSettings {
@@ -128,6 +145,12 @@ impl WorkerSettings {
             after_job_end: None,
             cron: Default::default(),
             codec: None,
+            retry_policy: None,
+            max_snoozes: DEFAULT_MAX_SNOOZES,
+            dead_letters: Some(DEFAULT_DEAD_LIMITS),
+            on_job_failed: None,
+            on_tries_exhausted: None,
+            hook_timeout: Duration::from_secs(60),
         }
     }
 
@@ -352,6 +375,89 @@ impl WorkerSettings {
     /// The codec set with [`WorkerSettings::codec`], if any (`None`: the pool's).
     pub fn get_codec(&self) -> Option<&Arc<dyn Codec>> {
         self.codec.as_ref()
+    }
+
+    /// Retries ordinary errors of every job (that sets no `retry` of its own) under `policy`,
+    /// with its backoff; `max_tries` still bounds them. Default: none, as in Python arq (only
+    /// a returned [`Retry`](crate::Retry) runs a job again).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let settings = arq_core::WorkerSettings::new().retry_policy(
+    ///     arq_core::RetryPolicy::exponential(Duration::from_secs(2)).cap(Duration::from_secs(300)),
+    /// );
+    /// ```
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry_policy = Some(policy);
+        self
+    }
+
+    /// How many times a job may [`Snooze`](crate::Snooze) (default 25) unless it sets its
+    /// own; the snooze past it fails the job for good.
+    pub fn max_snoozes(mut self, n: u32) -> Self {
+        self.max_snoozes = n;
+        self
+    }
+
+    /// Whether jobs that fail for good go to their queue's dead set (default: yes, kept up to
+    /// 10 000 letters and 30 days), where `Pool::dead_jobs` and `arq-cli dead` list them and
+    /// can run them again. Aborted jobs never do. A job can opt out with
+    /// `#[arq::job(dead_letter = false)]`.
+    pub fn dead_letters(mut self, on: bool) -> Self {
+        self.dead_letters = on.then_some(self.dead_letters.unwrap_or(DEFAULT_DEAD_LIMITS));
+        self
+    }
+
+    /// The dead set's bounds: at most `max_len` letters, none older than `max_age`; the
+    /// oldest go first. Turns dead letters on.
+    pub fn dead_letter_limits(mut self, max_len: u64, max_age: Duration) -> Self {
+        self.dead_letters = Some(DeadLimits {
+            max_len,
+            max_age_ms: crate::time::duration_ms(max_age),
+        });
+        self
+    }
+
+    /// Runs `f` once for every job that fails for good (not aborted ones), with its context,
+    /// its final error and result record: after its outcome is stored, on the worker that
+    /// stored it, or — if that worker died first — on another worker of the queue once the
+    /// hook's lease (`hook_timeout` + 30 s) runs out. So a hook runs once per final failure,
+    /// and at least once across crashes (a crash in the middle of a hook runs it again).
+    ///
+    /// ```
+    /// let settings = arq_core::WorkerSettings::new().on_job_failed(|job| async move {
+    ///     tracing::error!("job {} failed for good: {}", job.job_id(), job.failure());
+    /// });
+    /// ```
+    pub fn on_job_failed<F, Fut>(mut self, f: F) -> Self
+    where
+        F: Fn(FailedJob) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.on_job_failed = Some(Arc::new(move |j| Box::pin(f(j))));
+        self
+    }
+
+    /// Runs `f` once when a job fails on its last try (`job_try >= max_tries`), as
+    /// [`WorkerSettings::on_job_failed`] runs (and besides it).
+    pub fn on_tries_exhausted<F, Fut>(mut self, f: F) -> Self
+    where
+        F: Fn(FailedJob) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.on_tries_exhausted = Some(Arc::new(move |j| Box::pin(f(j))));
+        self
+    }
+
+    /// How long a failure hook may run (default 60 s); it is cancelled after that.
+    pub fn hook_timeout(mut self, d: Duration) -> Self {
+        self.hook_timeout = d;
+        self
+    }
+
+    /// The lease of a pending failure hook: its timeout and 30 s.
+    pub(crate) fn hook_lease(&self) -> Duration {
+        self.hook_timeout + Duration::from_secs(30)
     }
 
     /// The heartbeat period: a quarter of the lease.

@@ -123,6 +123,7 @@ pub(crate) fn cron_job(spec: &CronSpec, private: &TokenStream, register: bool) -
                     keep_result: ::core::option::Option::Some(#keep_result),
                     keep_result_forever: #keep_result_forever,
                     queue: ::core::option::Option::None,
+                    ..#private::JobOptions::new()
                 },
                 handler: __handler,
             },

@@ -40,6 +40,34 @@ pub(crate) fn full(m: &JobModel, extra: TokenStream) -> TokenStream {
     let keep_result = opt(options.keep_result_ms.map(millis));
     let keep_result_forever = opt(options.keep_result_forever.map(|b| quote!(#b)));
     let queue = opt(options.queue.as_ref().map(|q| quote!(#q)));
+    let retry = opt(options
+        .retry
+        .as_ref()
+        .map(|r| crate::job::retry::expand(r, &private)));
+    let max_snoozes = opt(options
+        .max_snoozes
+        .map(|n| Literal::u32_unsuffixed(n).into_token_stream()));
+    let dead_letter = opt(options.dead_letter.map(|b| quote!(#b)));
+    // A failure hook is the user's `async fn(FailedJob)`, boxed by a small fn of ours.
+    let hook = |path: &Option<crate::job::retry::Tokens>, name: &str| match path {
+        None => (quote!(::core::option::Option::None), TokenStream::new()),
+        Some(p) => {
+            let p = &p.0;
+            let f = Ident::new(name, Span::mixed_site());
+            let job = Ident::new("job", Span::mixed_site());
+            (
+                quote!(::core::option::Option::Some(#private::FailureHook(#f))),
+                quote! {
+                    fn #f(#job: #private::FailedJob) -> #private::BoxFuture<'static, ()> {
+                        ::std::boxed::Box::pin(#p(#job))
+                    }
+                },
+            )
+        }
+    };
+    let (on_failed, on_failed_fn) = hook(&options.on_failed, "__arq_on_failed");
+    let (on_tries_exhausted, on_tries_exhausted_fn) =
+        hook(&options.on_tries_exhausted, "__arq_on_tries_exhausted");
 
     let output_ty = match &m.output {
         Output::Unit => quote!(()),
@@ -195,9 +223,17 @@ pub(crate) fn full(m: &JobModel, extra: TokenStream) -> TokenStream {
                     keep_result: #keep_result,
                     keep_result_forever: #keep_result_forever,
                     queue: #queue,
+                    retry: #retry,
+                    max_snoozes: #max_snoozes,
+                    dead_letter: #dead_letter,
+                    on_failed: #on_failed,
+                    on_tries_exhausted: #on_tries_exhausted,
                 },
                 handler: __handler,
             };
+
+            #on_failed_fn
+            #on_tries_exhausted_fn
 
             #[doc = #output_doc]
             pub type Output = #output_ty;

@@ -4,6 +4,7 @@
 pub(crate) mod expand;
 pub(crate) mod model;
 pub(crate) mod parse;
+pub(crate) mod retry;
 
 use crate::combined::{self, Kind};
 use crate::ctxt::Ctxt;

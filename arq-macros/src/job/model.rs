@@ -5,6 +5,7 @@
 
 use crate::ctxt::Ctxt;
 use crate::job::parse::JobArgs;
+use crate::job::retry::{RetrySpec, Tokens};
 use crate::options::first_span;
 use crate::param::{self, ArgDefault};
 use crate::runtime::Runtime;
@@ -16,6 +17,8 @@ use syn::ext::IdentExt;
 use syn::{FnArg, GenericArgument, ItemFn, Pat, PathArguments, ReturnType, Type, Visibility};
 
 /// What to generate beside the function.
+// One plan per macro call: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Plan {
     /// The function is a valid job (option errors aside, which fall back to defaults): the
     /// whole module.
@@ -59,6 +62,11 @@ pub(crate) struct Options {
     pub(crate) keep_result_ms: Option<u64>,
     pub(crate) keep_result_forever: Option<bool>,
     pub(crate) queue: Option<String>,
+    pub(crate) retry: Option<RetrySpec>,
+    pub(crate) max_snoozes: Option<u32>,
+    pub(crate) dead_letter: Option<bool>,
+    pub(crate) on_failed: Option<Tokens>,
+    pub(crate) on_tries_exhausted: Option<Tokens>,
 }
 
 /// One serialized argument.
@@ -335,6 +343,11 @@ fn options(args: &JobArgs, cx: &Ctxt) -> Options {
         keep_result_ms: args.keep_result.as_ref().map(|v| v.value),
         keep_result_forever: args.keep_result_forever.as_ref().map(|v| v.value),
         queue: args.queue.as_ref().map(|v| v.value.clone()),
+        retry: args.retry.clone(),
+        max_snoozes: args.max_snoozes,
+        dead_letter: args.dead_letter,
+        on_failed: args.on_failed.clone(),
+        on_tries_exhausted: args.on_tries_exhausted.clone(),
     }
 }
 
@@ -647,6 +660,7 @@ mod tests {
                 keep_result_ms: Some(0),
                 keep_result_forever: None,
                 queue: Some("q".into()),
+                ..Options::default()
             }
         );
     }

@@ -2,6 +2,7 @@
 //! value checked on its own (literal kind, range, duration syntax) and kept with its span.
 //! Rules that involve several options are checked later, in `model.rs`.
 
+use super::retry::{RetrySpec, Tokens};
 use crate::attr::{RawOptions, Spanned};
 use crate::ctxt::Ctxt;
 use crate::options::{first_span, OptionSet};
@@ -15,6 +16,11 @@ pub(crate) const OPTIONS: &[&str] = &[
     "keep_result",
     "keep_result_forever",
     "queue",
+    "retry",
+    "max_snoozes",
+    "dead_letter",
+    "on_failed",
+    "on_tries_exhausted",
     "crate",
 ];
 
@@ -29,6 +35,12 @@ const ALIASES: &[(&str, &str)] = &[
     ("queue_name", "queue"),
     ("function_name", "name"),
     ("crate_path", "crate"),
+    ("backoff", "retry"),
+    ("retry_policy", "retry"),
+    ("on_failure", "on_failed"),
+    ("on_exhausted", "on_tries_exhausted"),
+    ("retries_exhausted", "on_tries_exhausted"),
+    ("dead_letters", "dead_letter"),
 ];
 
 /// How `#[arq::job]` reads its option values.
@@ -57,6 +69,12 @@ pub(crate) struct JobArgs {
     pub(crate) keep_result: Option<Spanned<u64>>,
     pub(crate) keep_result_forever: Option<Spanned<bool>>,
     pub(crate) queue: Option<Spanned<String>>,
+    pub(crate) retry: Option<RetrySpec>,
+    pub(crate) max_snoozes: Option<u32>,
+    pub(crate) dead_letter: Option<bool>,
+    /// Paths of async fns taking an `arq::FailedJob`.
+    pub(crate) on_failed: Option<Tokens>,
+    pub(crate) on_tries_exhausted: Option<Tokens>,
     pub(crate) krate: Option<syn::Path>,
 }
 
@@ -99,11 +117,55 @@ pub(crate) fn parse_args(tokens: TokenStream, cx: &Ctxt) -> JobArgs {
                 args.keep_result_forever =
                     JOB.boolean(&key, value, cx).map(|v| Spanned::new(v, span))
             }
+            "retry" => args.retry = super::retry::parse(value, cx),
+            "max_snoozes" => args.max_snoozes = count(&key, value, cx),
+            "dead_letter" => args.dead_letter = JOB.boolean(&key, value, cx),
+            "on_failed" => args.on_failed = hook_path(&key, value, cx),
+            "on_tries_exhausted" => args.on_tries_exhausted = hook_path(&key, value, cx),
             "crate" => args.krate = JOB.crate_path(value, cx),
             _ => unreachable!("every option in OPTIONS is handled"),
         }
     }
     args
+}
+
+/// A non-negative integer.
+fn count(key: &str, value: &syn::Expr, cx: &Ctxt) -> Option<u32> {
+    match crate::attr::as_lit(value) {
+        Some(syn::Lit::Int(i)) => match i.base10_parse::<u32>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                cx.error_spanned_by(
+                    value,
+                    format!("`{key}` must be an integer from 0 to {}", u32::MAX),
+                );
+                None
+            }
+        },
+        _ => {
+            JOB.wrong_kind(key, "an integer", value, cx);
+            None
+        }
+    }
+}
+
+/// The path of a failure hook.
+fn hook_path(key: &str, value: &syn::Expr, cx: &Ctxt) -> Option<Tokens> {
+    match value {
+        syn::Expr::Path(p) => Some(Tokens(quote::ToTokens::to_token_stream(p))),
+        _ => {
+            cx.error_spanned_by(
+                value,
+                format!(
+                    "`{key}` expects the path of an `async fn(arq::FailedJob)`, found {}: write \
+                     `{key} = {}`",
+                    crate::attr::describe(value),
+                    example(key)
+                ),
+            );
+            None
+        }
+    }
 }
 
 /// How each option is written, for messages.
@@ -115,6 +177,11 @@ fn example(key: &str) -> &'static str {
         "timeout" => "\"30s\"",
         "keep_result" => "\"1h\"",
         "keep_result_forever" => "true",
+        "retry" => "exponential(\"1s\", cap = \"10m\")",
+        "max_snoozes" => "25",
+        "dead_letter" => "false",
+        "on_failed" => "notify_failure",
+        "on_tries_exhausted" => "notify_exhausted",
         "crate" => "\"::arq\"",
         _ => "...",
     }
@@ -178,7 +245,7 @@ mod tests {
         let errs = errors(quote!(retries = 3));
         assert_eq!(
             errs,
-            ["unknown #[arq::job] option `retries`; did you mean `max_tries`? valid options are: `name`, `max_tries`, `timeout`, `keep_result`, `keep_result_forever`, `queue`, `crate`"]
+            ["unknown #[arq::job] option `retries`; did you mean `max_tries`? valid options are: `name`, `max_tries`, `timeout`, `keep_result`, `keep_result_forever`, `queue`, `retry`, `max_snoozes`, `dead_letter`, `on_failed`, `on_tries_exhausted`, `crate`"]
         );
         let errs = errors(quote!(colour = 3));
         assert!(
