@@ -29,6 +29,8 @@ mod codec;
 mod cron;
 #[path = "conformance/enqueue.rs"]
 mod enqueue;
+#[path = "conformance/failures.rs"]
+mod failures;
 #[path = "conformance/health.rs"]
 mod health;
 #[path = "conformance/inspect.rs"]
@@ -154,6 +156,43 @@ async fn echo(ctx: &Ctx, tag: String, value: arq::Value) -> arq::Value {
     value
 }
 
+/// Fails with an ordinary error until try `succeed_on`; its policy retries after 300 ms.
+#[arq::job(max_tries = 3, retry = fixed("300ms", jitter = false))]
+async fn policy_flaky(ctx: &Ctx, tag: String, succeed_on: u32) -> anyhow::Result<u32> {
+    record(&tag, ctx, Event::Started);
+    if ctx.job_try() < succeed_on {
+        anyhow::bail!("transient failure on try {}", ctx.job_try());
+    }
+    Ok(ctx.job_try())
+}
+
+/// Fails for good at once, though its policy would retry an ordinary error.
+#[arq::job(max_tries = 3, retry = fixed("50ms"))]
+async fn policy_permanent(ctx: &Ctx, tag: String) -> anyhow::Result<u32> {
+    record(&tag, ctx, Event::Started);
+    Err(arq::Permanent::new(std::io::Error::other("no such account")).into())
+}
+
+/// Snoozes (100 ms) on its first `times` runs, then returns its try.
+#[arq::job(max_tries = 2, max_snoozes = 3)]
+async fn snoozer(ctx: &Ctx, tag: String, times: usize) -> anyhow::Result<u32> {
+    record(&tag, ctx, Event::Started);
+    if support::starts(&tag).len() <= times {
+        return Err(arq::Snooze::after(Duration::from_millis(100)).into());
+    }
+    Ok(ctx.job_try())
+}
+
+/// Fails on its first run under `tag`, succeeds after.
+#[arq::job]
+async fn fail_once(ctx: &Ctx, tag: String) -> anyhow::Result<u32> {
+    record(&tag, ctx, Event::Started);
+    if support::starts(&tag).len() == 1 {
+        anyhow::bail!("first run fails");
+    }
+    Ok(ctx.job_try())
+}
+
 /// Stamps one `#[tokio::test]` per behaviour for one backend (the list of behaviours).
 macro_rules! behaviours {
     ($factory:expr) => {
@@ -179,6 +218,12 @@ macro_rules! behaviours {
             results::worker_keep_result_forever_covers_early_failures,
             retry::retry_with_delay_then_success,
             retry::max_tries_exhausted,
+            failures::policy_retries_errors_with_backoff,
+            failures::policy_exhausted_is_dead_and_hooked_once,
+            failures::permanent_errors_are_not_retried,
+            failures::snooze_spends_no_try,
+            failures::snooze_limit_fails_the_job,
+            failures::dead_letter_requeue_runs_the_job_again,
             abort::abort_queued_job,
             abort::abort_deferred_job,
             abort::abort_running_job,
