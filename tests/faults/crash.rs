@@ -563,6 +563,12 @@ async fn s05_poison_pill_is_bounded_by_max_tries() {
             report.fate(id).failure_text()
         );
     }
+    // Killed on its last try, it lands in the dead set exactly once, and nothing else does.
+    let dead = sc.pool.backend().dead_letters().expect("dead letters");
+    let page = dead.dead_page(&sc.queue, 0, 100).await.unwrap();
+    let ids: Vec<&str> = page.entries.iter().map(|e| e.job_id.as_str()).collect();
+    assert_eq!(ids, [pill.as_str()], "the dead set holds the pill once");
+    assert!(page.entries[0].job.is_some(), "with its job record");
     let err = job.result(Duration::from_secs(1)).await.unwrap_err();
     fault::assert_text(
         r"job \S+ failed: worker died while running it \(attempt 5 of 5\)",
