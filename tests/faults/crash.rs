@@ -466,7 +466,9 @@ async fn s04_second_signal_cancels_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s05_poison_pill_is_bounded_by_max_tries() {
     let mut sc = Scene::new("s05").await;
-    let cfg = sc.config().max_tries(5);
+    let mut cfg = sc.config().max_tries(5);
+    // Every worker has an on_job_failed hook, logged in the ledger.
+    cfg.env.push(("ARQ_FAULT_HOOKS".into(), "1".into()));
     sc.spawn_ready("A", cfg.clone());
     sc.spawn_ready("B", cfg);
     let pill = "s05-pill".to_owned();
@@ -569,6 +571,17 @@ async fn s05_poison_pill_is_bounded_by_max_tries() {
     let ids: Vec<&str> = page.entries.iter().map(|e| e.job_id.as_str()).collect();
     assert_eq!(ids, [pill.as_str()], "the dead set holds the pill once");
     assert!(page.entries[0].job.is_some(), "with its job record");
+    // Its failure hook ran once, across the workers it killed; the hook of a dead worker
+    // would be run by another one, so wait out one hook lease check before counting.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let ledger = sc.ledger();
+    assert_eq!(ledger.count("hook", &pill), 1, "on_job_failed ran once");
+    let hooks: usize = ledger
+        .job_ids()
+        .iter()
+        .map(|id| ledger.count("hook", id))
+        .sum();
+    assert_eq!(hooks, 1, "no hook for the jobs that succeeded");
     let err = job.result(Duration::from_secs(1)).await.unwrap_err();
     fault::assert_text(
         r"job \S+ failed: worker died while running it \(attempt 5 of 5\)",

@@ -492,6 +492,12 @@ fn worker_main() -> i32 {
     if std::env::var("ARQ_FAULT_CRON").is_ok() {
         settings = settings.cron_jobs([jobs::tick_cron()]);
     }
+    if std::env::var("ARQ_FAULT_HOOKS").is_ok() {
+        // Each run of the failure hook is a `hook` line in the ledger.
+        settings = settings.on_job_failed(|job| async move {
+            super::ledger::write("hook", job.job_id(), job.job_try());
+        });
+    }
     let poll = ms("ARQ_FAULT_POLL_MS").unwrap_or(Duration::from_millis(50));
     let max_jobs = env_u64("ARQ_FAULT_MAX_JOBS").unwrap_or(10) as usize;
     if let Some(timeout) = ms("ARQ_FAULT_COMMAND_TIMEOUT_MS") {
