@@ -21,6 +21,8 @@ pub use arq_core::{
     DEFAULT_QUEUE_NAME,
 };
 pub use arq_core::{ABORTED_BEFORE_START, ABORTED_WHILE_RUNNING, EXCEPTION_KEY};
+// Dead letters and event streams, read and steered through the pool.
+pub use arq_core::{DeadJob, DeadJobsPage, EventKind, EventStream, JobEvent, RequeueOutcome};
 
 // The worker.
 pub use arq_core::{

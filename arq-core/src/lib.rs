@@ -34,6 +34,7 @@ pub mod __private;
 
 pub use backend::QueueStats;
 pub use backend::{Backend, BoxFuture};
+pub use client::{DeadJob, DeadJobsPage, EventKind, EventStream, JobEvent, RequeueOutcome};
 pub use client::{
     Enqueue, Job, JobDef, JobResult, JobStatus, Pool, QueuedJob, DEFAULT_EVENTS_MAX_LEN,
     DEFAULT_MAX_PAYLOAD_BYTES,

@@ -1,8 +1,14 @@
 //! Result wake-ups for `Job::result`: one subscription per queue and pool to the backend's
 //! "finished" notifications, waking the callers waiting for each job id. Polling stays the
 //! fallback (Python workers publish nothing).
+//!
+//! A pool that writes events ([`Pool::with_events`](crate::Pool::with_events)) also reads them:
+//! one reader per queue and pool (`client/events.rs`'s `EventReader`, on a connection of its
+//! own, going on from its last id after a lost connection) wakes the waiters of each job whose
+//! `completed`, `failed` or `aborted` event it reads.
 
-use crate::backend::{Backend, Watch};
+use crate::backend::{Backend, EventKind, Watch};
+use crate::client::events::{is_transient, EventReader};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use tokio::sync::Notify;
@@ -12,8 +18,8 @@ use tokio_util::sync::CancellationToken;
 #[derive(Default)]
 pub(crate) struct ResultWatch {
     waiters: Mutex<HashMap<String, Vec<Arc<Notify>>>>,
-    /// Queue -> whether its subscription is live.
-    queues: tokio::sync::Mutex<HashMap<String, bool>>,
+    /// Queue -> what wakes its waiters.
+    queues: tokio::sync::Mutex<HashMap<String, QueueWatch>>,
     stop: CancellationToken,
 }
 
@@ -21,6 +27,15 @@ impl Drop for ResultWatch {
     fn drop(&mut self) {
         self.stop.cancel();
     }
+}
+
+/// What was set up for one queue (once tried, neither is tried again: polling remains).
+#[derive(Debug, Default, Clone, Copy)]
+struct QueueWatch {
+    /// The "finished" subscription was tried.
+    subscribed: bool,
+    /// The events reader was tried.
+    events: bool,
 }
 
 /// Removes its waiter when the wait ends.
@@ -52,10 +67,12 @@ impl Drop for Waiting {
 
 impl ResultWatch {
     /// Registers a waiter for `id` on `queue`, subscribing to the queue first if this pool has
-    /// not yet: anything finished after this returns wakes the waiter.
+    /// not yet (and, with `events`, starting the queue's events reader): anything finished
+    /// after this returns wakes the waiter.
     pub(crate) async fn wait_for(
         self: &Arc<Self>,
-        backend: &dyn Backend,
+        backend: &Arc<dyn Backend>,
+        events: bool,
         queue: &str,
         id: &str,
     ) -> Waiting {
@@ -67,40 +84,108 @@ impl ResultWatch {
             .or_default()
             .push(notify.clone());
         let mut queues = self.queues.lock().await;
-        if !queues.contains_key(queue) {
-            let weak: Weak<ResultWatch> = Arc::downgrade(self);
-            let on_message = Arc::new(move |msg: &[u8]| {
-                let Some(watch) = weak.upgrade() else { return };
-                let waiters = watch.waiters.lock().unwrap();
-                if msg.is_empty() {
-                    // Notices were lost: wake everyone to look.
-                    waiters.values().flatten().for_each(|n| n.notify_one());
-                } else if let Some(list) =
-                    std::str::from_utf8(msg).ok().and_then(|id| waiters.get(id))
-                {
-                    list.iter().for_each(|n| n.notify_one());
-                }
-            });
-            let live = match backend
-                .watch(
-                    &Watch::Finished(queue.to_owned()),
-                    on_message,
-                    self.stop.child_token(),
-                )
-                .await
-            {
-                Ok(()) => true,
-                Err(e) => {
-                    tracing::debug!(queue, "no result notifications ({e}); polling");
-                    false
-                }
-            };
-            queues.insert(queue.to_owned(), live);
+        let state = queues.entry(queue.to_owned()).or_default();
+        if !state.subscribed {
+            state.subscribed = true;
+            self.subscribe(backend.as_ref(), queue).await;
         }
+        if events && !state.events {
+            state.events = true;
+            self.start_events(backend.clone(), queue).await;
+        }
+        drop(queues);
         Waiting {
             watch: self.clone(),
             id: id.to_owned(),
             notify,
         }
+    }
+
+    /// Wakes the waiters of `id`; every waiter when `id` is `None` (notices were lost).
+    fn wake(&self, id: Option<&str>) {
+        let waiters = self.waiters.lock().unwrap();
+        match id {
+            None => waiters.values().flatten().for_each(|n| n.notify_one()),
+            Some(id) => {
+                if let Some(list) = waiters.get(id) {
+                    list.iter().for_each(|n| n.notify_one());
+                }
+            }
+        }
+    }
+
+    /// Subscribes to `queue`'s "finished" notifications; returns whether that works.
+    async fn subscribe(self: &Arc<Self>, backend: &dyn Backend, queue: &str) -> bool {
+        let weak: Weak<ResultWatch> = Arc::downgrade(self);
+        let on_message = Arc::new(move |msg: &[u8]| {
+            let Some(watch) = weak.upgrade() else { return };
+            if msg.is_empty() {
+                watch.wake(None);
+            } else if let Ok(id) = std::str::from_utf8(msg) {
+                watch.wake(Some(id));
+            }
+        });
+        match backend
+            .watch(
+                &Watch::Finished(queue.to_owned()),
+                on_message,
+                self.stop.child_token(),
+            )
+            .await
+        {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::debug!(queue, "no result notifications ({e}); polling");
+                false
+            }
+        }
+    }
+
+    /// Starts `queue`'s events reader: from the stream's end now, so every outcome written
+    /// after this returns is read, until the pool (this watch) is dropped. Returns whether it
+    /// runs (`false`: the backend has no event streams).
+    async fn start_events(self: &Arc<Self>, backend: Arc<dyn Backend>, queue: &str) -> bool {
+        let mut reader = EventReader::new(backend, queue, None);
+        match reader.resolve_end().await {
+            Ok(()) => {}
+            Err(e) if is_transient(&e) => tracing::debug!(
+                queue,
+                "could not find where the event stream ends ({e}); the result waiters' \
+                 reader starts at its first read that works"
+            ),
+            Err(e) => {
+                tracing::debug!(queue, "no result wake-ups from events ({e})");
+                return false;
+            }
+        }
+        let weak: Weak<ResultWatch> = Arc::downgrade(self);
+        let stop = self.stop.child_token();
+        let queue = queue.to_owned();
+        tokio::spawn(async move {
+            loop {
+                let batch = tokio::select! {
+                    _ = stop.cancelled() => return,
+                    batch = reader.next_batch() => batch,
+                };
+                match batch {
+                    Ok(entries) => {
+                        let Some(watch) = weak.upgrade() else { return };
+                        for e in entries {
+                            if matches!(
+                                e.kind,
+                                EventKind::Completed | EventKind::Failed | EventKind::Aborted
+                            ) {
+                                watch.wake(Some(&e.job_id));
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::debug!(queue, "result wake-ups from events ended ({e})");
+                        return;
+                    }
+                }
+            }
+        });
+        true
     }
 }

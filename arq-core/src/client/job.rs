@@ -3,7 +3,7 @@
 
 use super::{JobDef, JobResult, JobStatus, Pool};
 use crate::backend::{AbortOutcome, AbortRequest, ResultTtl};
-use crate::codec::HintFor;
+use crate::codec::{foreign_payload_hint, HintFor};
 use crate::wire::{decode_job, decode_result};
 use crate::{from_value, now_ms, Error, JobFailure, Result, ResultRecord, Value};
 use serde::de::DeserializeOwned;
@@ -111,6 +111,60 @@ impl<T> Job<T> {
         let score = self.pool.backend().score(&self.queue, &self.id).await?;
         Ok(Some(JobDef::from_record(record, score)))
     }
+
+    /// The last progress the job reported while it ran (`Ctx::set_progress`), decoded with
+    /// the pool's codec; `None` when it reported none, or the progress expired.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> arq_core::Result<()> {
+    /// let pool = arq_core::Pool::memory();
+    /// let job = pool.enqueue_job("resize", vec![]).await?;
+    /// assert_eq!(job.progress().await?, None);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn progress(&self) -> Result<Option<Value>> {
+        let Some(raw) = self.pool.backend().progress_read(&self.id).await? else {
+            return Ok(None);
+        };
+        let codec = self.pool.codec();
+        codec.decode(&raw).map(Some).map_err(|e| {
+            let hint = foreign_payload_hint(codec.name(), &raw, HintFor::Pool).unwrap_or_default();
+            Error::Decode {
+                what: format!("progress of job {:?}", self.id),
+                message: format!("{e} (format={}){hint}", codec.name()),
+            }
+        })
+    }
+
+    /// [`Job::progress`] read as a `P` (a number, a struct the job reports, ...).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> arq_core::Result<()> {
+    /// #[derive(serde::Deserialize)]
+    /// struct Done { files: u32, of: u32 }
+    ///
+    /// let pool = arq_core::Pool::memory();
+    /// let job = pool.enqueue_job("backup", vec![]).await?;
+    /// if let Some(Done { files, of }) = job.progress_as::<Done>().await? {
+    ///     println!("{files} of {of} files");
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn progress_as<P: DeserializeOwned>(&self) -> Result<Option<P>> {
+        self.progress()
+            .await?
+            .map(|v| {
+                from_value::<P>(v).map_err(|e| Error::Decode {
+                    what: format!("progress of job {:?}", self.id),
+                    message: e.to_string(),
+                })
+            })
+            .transpose()
+    }
 }
 
 impl<T> Job<T> {
@@ -118,11 +172,17 @@ impl<T> Job<T> {
     async fn wait_record(&self, timeout: Option<Duration>) -> Result<ResultRecord> {
         let started = Instant::now();
         let mut delay = RESULT_POLL_MIN;
-        // Woken as soon as a worker of this crate stores the outcome; polling covers the rest.
+        // Woken as soon as a worker of this crate stores the outcome (its notification, or its
+        // event when the pool reads events); polling covers the rest.
         let waiting = self
             .pool
             .results
-            .wait_for(self.pool.backend(), &self.queue, &self.id)
+            .wait_for(
+                &self.pool.backend_arc(),
+                self.pool.events_max_len().is_some(),
+                &self.queue,
+                &self.id,
+            )
             .await;
         loop {
             let read = self.pool.backend().result(&self.queue, &self.id).await?;
@@ -229,6 +289,11 @@ impl<T: DeserializeOwned> Job<T> {
     /// Waits for the result: `Ok(value)` on success, [`Error::JobFailed`] with the stored
     /// failure, [`Error::NotFound`] when the job has neither a result nor a queue entry, and
     /// [`Error::ResultTimeout`] when `timeout` passes first (`None` waits forever).
+    ///
+    /// The wait wakes as soon as a worker of this crate stores the outcome: on its "finished"
+    /// notification, and, when the pool has events on ([`Pool::with_events`]), on the job's
+    /// `completed`, `failed` or `aborted` event (read by one reader per queue and pool, on a
+    /// connection of its own). It also polls, for workers that send neither (Python arq's).
     pub async fn result(&self, timeout: impl Into<Option<Duration>>) -> Result<T> {
         let rec = self.wait_record(timeout.into()).await?;
         if rec.success {

@@ -133,6 +133,11 @@ impl Pool {
         &*self.codec
     }
 
+    /// The codec, shared (an event stream keeps it).
+    pub(crate) fn codec_arc(&self) -> Arc<dyn Codec> {
+        self.codec.clone()
+    }
+
     /// The queue used when none is given.
     pub fn default_queue_name(&self) -> &str {
         &self.default_queue
