@@ -29,7 +29,50 @@ pub async fn keep_none() {}
 #[arq::job(timeout = "250ms", keep_result = "90")]
 pub async fn quick() {}
 
+/// A predicate for `when`.
+fn transient(failure: &arq::JobFailure) -> bool {
+    failure.class != "BadRequest"
+}
+
+/// A failure hook.
+async fn notify(_job: arq::FailedJob) {}
+
+/// What runs again, how often it may snooze, dead letters and hooks.
+#[arq::job(
+    max_tries = 4,
+    retry = exponential("1s", cap = "10m", jitter = false, timeouts = true, when = transient),
+    max_snoozes = 3,
+    dead_letter = false,
+    on_failed = notify,
+    on_tries_exhausted = notify
+)]
+pub async fn resilient() {}
+
+/// A retry policy given as a const expression.
+const POLICY: arq::RetryPolicy = arq::RetryPolicy::fixed(Duration::from_secs(5));
+
+/// `retry = <const expression>`.
+#[arq::job(retry = POLICY)]
+pub async fn by_const() {}
+
 fn main() {
+    let o = resilient::FUNCTION.options;
+    assert_eq!(
+        o.retry,
+        Some(
+            arq::RetryPolicy::exponential(Duration::from_secs(1))
+                .cap(Duration::from_secs(600))
+                .jitter(false)
+                .retry_timeouts(true)
+                .when(transient)
+        )
+    );
+    assert_eq!(
+        (o.max_snoozes, o.dead_letter, o.on_failed.is_some(), o.on_tries_exhausted.is_some()),
+        (Some(3), Some(false), true, true)
+    );
+    assert_eq!(by_const::FUNCTION.options.retry, Some(POLICY));
+
     assert_eq!(send::NAME, "email.send");
     assert_eq!(send::FUNCTION.name, "email.send");
     assert_eq!(
@@ -40,6 +83,7 @@ fn main() {
             keep_result: Some(Duration::from_secs(2 * 24 * 3600)),
             keep_result_forever: Some(false),
             queue: Some("arq:emails"),
+            ..JobOptions::new()
         }
     );
     assert_eq!(
@@ -50,6 +94,7 @@ fn main() {
             keep_result: None,
             keep_result_forever: Some(true),
             queue: None,
+            ..JobOptions::new()
         }
     );
     assert_eq!(forever::NAME, "forever");
