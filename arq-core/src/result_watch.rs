@@ -189,3 +189,101 @@ impl ResultWatch {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::{ClaimRequest, FinishOutcome, FinishRequest};
+    use crate::client::events::limited::Limited;
+    use crate::{MemoryBackend, Pool};
+    use std::time::Duration;
+
+    /// Enqueues, claims and finishes job `id` of `q`, writing its `completed` event.
+    async fn run_job(pool: &Pool, q: &str, id: &str) {
+        pool.enqueue_job("f", vec![])
+            .job_id(id)
+            .queue_name(q)
+            .await
+            .unwrap();
+        let claimed = pool
+            .backend()
+            .claim(&ClaimRequest {
+                queue: q.into(),
+                limit: 1,
+                scan_limit: 10,
+                token_prefix: "w".into(),
+                seq: 1,
+                idle: true,
+                alone_from_try: 3,
+                lease_ms: 10_000,
+                check_abort: false,
+                events: Some(100),
+            })
+            .await
+            .unwrap();
+        let job = &claimed.jobs[0];
+        let done = pool
+            .backend()
+            .finish(&[FinishRequest {
+                queue: q.into(),
+                job_id: id.into(),
+                token: job.token.clone(),
+                result: Some(b"done".to_vec()),
+                keep_result_ms: None,
+                keep_in_progress_ms: None,
+                outcome: FinishOutcome::Completed,
+                job_try: job.job_try,
+                failure: None,
+                events: Some(100),
+                error: None,
+            }])
+            .await
+            .unwrap();
+        assert_eq!(done, [true]);
+    }
+
+    /// A backend without push notifications: only the events reader wakes a waiter.
+    fn no_push() -> Arc<dyn Backend> {
+        Arc::new(Limited {
+            inner: MemoryBackend::new(),
+            events: true,
+        })
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn with_events_on_an_outcome_event_wakes_its_waiter() {
+        let backend = no_push();
+        let pool = Pool::new(backend.clone());
+        let watch = Arc::new(ResultWatch::default());
+        let waiting = watch.wait_for(&backend, true, "q", "j").await;
+        let other = watch.wait_for(&backend, true, "q", "other").await;
+        run_job(&pool, "q", "j").await;
+        tokio::time::timeout(Duration::from_secs(5), waiting.notified())
+            .await
+            .expect("woken by the completed event");
+        let no = tokio::time::timeout(Duration::from_millis(200), other.notified()).await;
+        assert!(no.is_err(), "another job's waiter stays asleep");
+        // The reader holds no pool alive: the watch goes with its last holder.
+        drop((waiting, other));
+        let weak = Arc::downgrade(&watch);
+        drop(watch);
+        for _ in 0..100 {
+            if weak.upgrade().is_none() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the events reader keeps the watch alive");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn without_events_nothing_but_polling_is_left() {
+        let backend = no_push();
+        let pool = Pool::new(backend.clone());
+        let watch = Arc::new(ResultWatch::default());
+        let waiting = watch.wait_for(&backend, false, "q", "j").await;
+        run_job(&pool, "q", "j").await;
+        let woken = tokio::time::timeout(Duration::from_millis(300), waiting.notified()).await;
+        assert!(woken.is_err(), "no notification and no events reader");
+    }
+}

@@ -384,6 +384,36 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn a_backend_without_dead_letters_says_so() {
+        let backend = crate::client::events::limited::Limited {
+            inner: crate::MemoryBackend::new(),
+            events: false,
+        };
+        let pool = Pool::new(std::sync::Arc::new(backend));
+        let q = "q";
+        let errors = [
+            pool.dead_jobs(q, 0, 10).await.unwrap_err(),
+            pool.dead_job(q, "a").await.unwrap_err(),
+            pool.requeue_dead(q, ["a"]).await.unwrap_err(),
+            pool.requeue_all_dead(q).await.unwrap_err(),
+            pool.delete_dead(q, ["a"]).await.unwrap_err(),
+            pool.purge_dead(q).await.unwrap_err(),
+        ];
+        for e in errors {
+            assert!(
+                matches!(
+                    e,
+                    crate::Error::Unsupported {
+                        backend: "limited",
+                        what: "dead letters"
+                    }
+                ),
+                "{e:?}"
+            );
+        }
+    }
+
     #[test]
     fn undecodable_letters_are_listed_with_what_could_not_be_read() {
         let codec = MsgpackCodec;

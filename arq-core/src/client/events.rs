@@ -612,6 +612,29 @@ mod tests {
         assert_eq!((e.job_try, e.data), (Some(2), None));
     }
 
+    #[tokio::test]
+    async fn a_backend_without_event_streams_ends_the_stream_with_one_error() {
+        let backend = limited::Limited {
+            inner: crate::MemoryBackend::new(),
+            events: false,
+        };
+        let pool = Pool::new(Arc::new(backend));
+        for mut s in [
+            pool.events("q").await,
+            pool.events_from_start("q"),
+            pool.events_after("q", "1-0"),
+        ] {
+            match s.next().await {
+                Some(Err(Error::Unsupported { backend, what })) => {
+                    assert_eq!((backend, what), ("limited", "event streams"))
+                }
+                other => panic!("{other:?}"),
+            }
+            assert!(s.next().await.is_none());
+            assert!(s.next().await.is_none());
+        }
+    }
+
     #[test]
     fn ids_and_errors() {
         assert!(is_event_id("0-0") && is_event_id("1700000000000-12") && is_event_id("5"));
@@ -628,5 +651,105 @@ mod tests {
             "event streams"
         )));
         assert!(!is_transient(&Error::InvalidArgument("bad id".into())));
+    }
+}
+
+/// A [`MemoryBackend`](crate::MemoryBackend) with fewer capabilities, for the tests of what a
+/// backend may lack: no push notifications, no dead letters, and event streams only when
+/// asked for.
+#[cfg(test)]
+pub(crate) mod limited {
+    use crate::backend::*;
+    use crate::{MemoryBackend, Result};
+    use bytes::Bytes;
+    use std::sync::Arc;
+
+    #[derive(Clone)]
+    pub(crate) struct Limited {
+        pub(crate) inner: MemoryBackend,
+        /// Forward `events_read` (else: unsupported).
+        pub(crate) events: bool,
+    }
+
+    impl Backend for Limited {
+        fn name(&self) -> &'static str {
+            "limited"
+        }
+        fn enqueue<'a>(&'a self, req: &'a EnqueueRequest) -> BoxFuture<'a, Result<bool>> {
+            self.inner.enqueue(req)
+        }
+        fn claim<'a>(&'a self, req: &'a ClaimRequest) -> BoxFuture<'a, Result<Claimed>> {
+            self.inner.claim(req)
+        }
+        fn set_try<'a>(&'a self, req: &'a SetTryRequest) -> BoxFuture<'a, Result<()>> {
+            self.inner.set_try(req)
+        }
+        fn heartbeat<'a>(&'a self, hb: &'a Heartbeat) -> BoxFuture<'a, Result<HeartbeatReply>> {
+            self.inner.heartbeat(hb)
+        }
+        fn finish<'a>(&'a self, reqs: &'a [FinishRequest]) -> BoxFuture<'a, Result<Vec<bool>>> {
+            self.inner.finish(reqs)
+        }
+        fn retry<'a>(&'a self, req: &'a RetryRequest) -> BoxFuture<'a, Result<bool>> {
+            self.inner.retry(req)
+        }
+        fn release<'a>(&'a self, req: &'a ReleaseRequest) -> BoxFuture<'a, Result<bool>> {
+            self.inner.release(req)
+        }
+        fn abort<'a>(&'a self, req: &'a AbortRequest) -> BoxFuture<'a, Result<AbortOutcome>> {
+            self.inner.abort(req)
+        }
+        fn abort_requests<'a>(
+            &'a self,
+            job_ids: &'a [String],
+        ) -> BoxFuture<'a, Result<Vec<(String, i64)>>> {
+            self.inner.abort_requests(job_ids)
+        }
+        fn cron_tick<'a>(
+            &'a self,
+            req: &'a CronTickRequest,
+        ) -> BoxFuture<'a, Result<CronTickReply>> {
+            self.inner.cron_tick(req)
+        }
+        fn status<'a>(&'a self, queue: &'a str, id: &'a str) -> BoxFuture<'a, Result<RawStatus>> {
+            self.inner.status(queue, id)
+        }
+        fn result<'a>(&'a self, queue: &'a str, id: &'a str) -> BoxFuture<'a, Result<ResultRead>> {
+            self.inner.result(queue, id)
+        }
+        fn job_record<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<Bytes>>> {
+            self.inner.job_record(id)
+        }
+        fn score<'a>(&'a self, queue: &'a str, id: &'a str) -> BoxFuture<'a, Result<Option<i64>>> {
+            self.inner.score(queue, id)
+        }
+        fn queue_size<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<u64>> {
+            self.inner.queue_size(queue)
+        }
+        fn health<'a>(&'a self, rec: &'a HealthRecord) -> BoxFuture<'a, Result<u64>> {
+            self.inner.health(rec)
+        }
+        fn health_close<'a>(
+            &'a self,
+            queue: &'a str,
+            check_key: Option<&'a str>,
+            worker_id: &'a str,
+        ) -> BoxFuture<'a, Result<u64>> {
+            self.inner.health_close(queue, check_key, worker_id)
+        }
+        fn health_read<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<Option<String>>> {
+            self.inner.health_read(queue)
+        }
+        fn events_read<'a>(&'a self, req: &'a EventsRead) -> BoxFuture<'a, Result<EventsPage>> {
+            if self.events {
+                self.inner.events_read(req)
+            } else {
+                Box::pin(async { Err(unsupported("limited", "event streams")) })
+            }
+        }
+        fn standalone(&self) -> BoxFuture<'_, Result<Arc<dyn Backend>>> {
+            let own: Arc<dyn Backend> = Arc::new(self.clone());
+            Box::pin(async move { Ok(own) })
+        }
     }
 }
