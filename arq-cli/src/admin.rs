@@ -3,7 +3,7 @@
 
 use crate::{Base, ConnOpt};
 use anyhow::{bail, Context as _};
-use arq::{JobStatus, Pool, Value};
+use arq::{DeadJob, JobEvent, JobStatus, Pool, RequeueOutcome, Value};
 use clap::{Args, Subcommand};
 use serde_json::json;
 use std::io::{BufRead, Write};
@@ -33,6 +33,89 @@ pub enum Admin {
     Delete(IdOpt),
     /// Delete every job of a queue that is not running.
     Purge(PurgeOpt),
+    /// The dead set of a queue (jobs that failed for good): list, show, requeue, delete,
+    /// purge.
+    #[command(subcommand)]
+    Dead(DeadCmd),
+    /// Tail a queue's events (enqueued, started, progress, retried, snoozed, completed,
+    /// failed, dead, aborted, requeued), one line each, until Ctrl-C.
+    Events(EventsOpt),
+}
+
+/// `dead` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum DeadCmd {
+    /// List the dead letters of a queue, newest first.
+    List(DeadListOpt),
+    /// One dead letter in full: what ran, how it failed, when.
+    Show(IdOpt),
+    /// Put dead jobs back in their queue, due now, their tries starting over (the letter and
+    /// the failed result are removed).
+    Requeue(DeadRequeueOpt),
+    /// Delete dead letters (the failed results stay).
+    Delete(DeadIdsOpt),
+    /// Delete every dead letter of a queue (asks nothing).
+    Purge(ConnOpt),
+}
+
+/// Options of `dead list`.
+#[derive(Debug, Clone, Args)]
+pub struct DeadListOpt {
+    /// Connection and queue.
+    #[command(flatten)]
+    pub conn: ConnOpt,
+    /// Skip this many letters (newest first).
+    #[arg(long, default_value_t = 0)]
+    pub offset: u64,
+    /// Show at most this many letters.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u64,
+}
+
+/// Options of `dead requeue`.
+#[derive(Debug, Clone, Args)]
+pub struct DeadRequeueOpt {
+    /// The job ids.
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub job_ids: Vec<String>,
+    /// Requeue every letter of the queue.
+    #[arg(long)]
+    pub all: bool,
+    /// Write a `requeued` event per job to the queue's event stream, kept to about this many
+    /// entries (as the pools of the deployment do with `Pool::with_events`).
+    #[arg(long, value_name = "MAX_LEN")]
+    pub events: Option<u64>,
+    /// Connection and queue.
+    #[command(flatten)]
+    pub conn: ConnOpt,
+}
+
+/// Options of `dead delete`.
+#[derive(Debug, Clone, Args)]
+pub struct DeadIdsOpt {
+    /// The job ids.
+    #[arg(required = true)]
+    pub job_ids: Vec<String>,
+    /// Connection and queue.
+    #[command(flatten)]
+    pub conn: ConnOpt,
+}
+
+/// Options of `events`.
+#[derive(Debug, Clone, Args)]
+pub struct EventsOpt {
+    /// Connection and queue.
+    #[command(flatten)]
+    pub conn: ConnOpt,
+    /// Start with every event the stream still holds (default: only new ones).
+    #[arg(long, conflicts_with = "after")]
+    pub from_start: bool,
+    /// Start after the event with this id (the id a stopped tail printed last).
+    #[arg(long, value_name = "ID")]
+    pub after: Option<String>,
+    /// Stop after this many events.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
 }
 
 /// A job id and where it is.
@@ -147,6 +230,318 @@ fn call(function: &str, args: &[Value], kwargs: &[(String, Value)]) -> String {
     } else {
         s
     }
+}
+
+/// `n` and the noun, plural unless `n` is 1 (`"1 dead job"`, `"2 dead jobs"`).
+fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("{n} {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+fn one_line(s: &str, max: usize) -> String {
+    let s = s.replace(['\n', '\r'], " ");
+    if s.chars().count() > max {
+        format!("{}...", s.chars().take(max - 3).collect::<String>())
+    } else {
+        s
+    }
+}
+
+fn dead_json(d: &DeadJob) -> serde_json::Value {
+    json!({
+        "job_id": d.job_id, "queue": d.queue, "died_at": d.died_at.to_rfc3339(),
+        "function": d.function,
+        "args": d.args.iter().map(value_json).collect::<Vec<_>>(),
+        "kwargs": d.kwargs.iter().map(|(k, v)| (k.clone(), value_json(v))).collect::<serde_json::Map<_, _>>(),
+        "job_try": d.job_try,
+        "enqueue_time": d.enqueue_time.map(|t| t.to_rfc3339()),
+        "start_time": d.start_time.map(|t| t.to_rfc3339()),
+        "finish_time": d.finish_time.map(|t| t.to_rfc3339()),
+        "error": d.error,
+        "failure": d.failure.as_ref().map(|f| json!({"class": f.class, "message": f.message})),
+        "result": d.result.as_ref().map(value_json),
+        "has_job_record": d.has_job_record,
+        "problem": d.problem,
+    })
+}
+
+fn outcome_name(o: RequeueOutcome) -> &'static str {
+    match o {
+        RequeueOutcome::Requeued => "requeued",
+        RequeueOutcome::NotFound => "not_found",
+        RequeueOutcome::JobExists => "job_exists",
+        RequeueOutcome::NoRecord => "no_record",
+        _ => "other",
+    }
+}
+
+fn outcome_text(o: RequeueOutcome) -> &'static str {
+    match o {
+        RequeueOutcome::Requeued => "requeued",
+        RequeueOutcome::NotFound => "no such dead letter",
+        RequeueOutcome::JobExists => {
+            "a job with this id is queued or running again (the letter stays)"
+        }
+        RequeueOutcome::NoRecord => {
+            "the letter kept no job record (the job key was gone when it failed; the letter stays)"
+        }
+        _ => "not requeued",
+    }
+}
+
+fn event_json(e: &JobEvent) -> serde_json::Value {
+    json!({
+        "id": e.id, "time": e.time.to_rfc3339(), "kind": e.kind.as_str(), "job_id": e.job_id,
+        "job_try": e.job_try, "progress": e.progress.as_ref().map(value_json),
+        "error": e.error, "defer_ms": e.defer.map(|d| d.as_millis() as u64),
+        "problem": e.problem,
+    })
+}
+
+fn event_line(e: &JobEvent) -> String {
+    let mut line = format!(
+        "{}  {:<17} {:<9} {}",
+        time_ms(e.time.timestamp_millis()),
+        e.id,
+        e.kind.as_str(),
+        e.job_id
+    );
+    if let Some(t) = e.job_try {
+        line.push_str(&format!(" try={t}"));
+    }
+    if let Some(p) = &e.progress {
+        line.push_str(&format!(" progress={p}"));
+    }
+    if let Some(d) = e.defer {
+        line.push_str(&format!(" defer={:.3}s", d.as_secs_f64()));
+    }
+    if let Some(err) = &e.error {
+        line.push_str(&format!(" error={}", one_line(err, 200)));
+    }
+    if let Some(p) = &e.problem {
+        line.push_str(&format!(" ({})", one_line(p, 200)));
+    }
+    line
+}
+
+/// Ids in the order given, each once.
+fn unique(ids: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    ids.into_iter()
+        .filter(|id| seen.insert(id.clone()))
+        .collect()
+}
+
+async fn dead(cmd: DeadCmd, as_json: bool, base: &Base) -> anyhow::Result<u8> {
+    match cmd {
+        DeadCmd::List(o) => {
+            let pool = pool(&o.conn, base).await?;
+            let queue = pool.default_queue_name().to_owned();
+            let page = pool.dead_jobs(&queue, o.offset, o.limit).await?;
+            if as_json {
+                print_json(json!({
+                    "queue": queue, "total": page.total, "offset": o.offset,
+                    "jobs": page.jobs.iter().map(dead_json).collect::<Vec<_>>(),
+                }));
+                return Ok(0);
+            }
+            if page.jobs.is_empty() {
+                if page.total == 0 {
+                    println!("no dead jobs in {queue}");
+                } else {
+                    println!(
+                        "{} in {queue}; none from offset {}",
+                        count(page.total, "dead job"),
+                        o.offset
+                    );
+                }
+                return Ok(0);
+            }
+            println!(
+                "{} in {queue} (newest first; {}-{} shown)",
+                count(page.total, "dead job"),
+                o.offset + 1,
+                o.offset + page.jobs.len() as u64
+            );
+            println!(
+                "{:<34} {:<14} {:>3}  {:<40} error",
+                "job id", "died", "try", "call"
+            );
+            let now = page.now.timestamp_millis();
+            for d in &page.jobs {
+                println!(
+                    "{:<34} {:<14} {:>3}  {:<40} {}",
+                    d.job_id,
+                    age(now, d.died_at.timestamp_millis()),
+                    d.job_try.map_or_else(|| "-".to_owned(), |t| t.to_string()),
+                    call(&d.function, &d.args, &d.kwargs),
+                    one_line(&d.error, 100)
+                );
+            }
+            Ok(0)
+        }
+        DeadCmd::Show(o) => {
+            let pool = pool(&o.conn, base).await?;
+            let queue = pool.default_queue_name().to_owned();
+            let Some(d) = pool.dead_job(&queue, &o.job_id).await? else {
+                if as_json {
+                    print_json(json!({"job_id": o.job_id, "queue": queue, "dead": null}));
+                } else {
+                    eprintln!("no dead letter {:?} in {queue}", o.job_id);
+                }
+                return Ok(1);
+            };
+            if as_json {
+                print_json(dead_json(&d));
+                return Ok(0);
+            }
+            let now = arq::time::now_ms();
+            println!(
+                "job:      {} ({})",
+                d.job_id,
+                call(&d.function, &d.args, &d.kwargs)
+            );
+            println!("queue:    {}", d.queue);
+            println!(
+                "died:     {} ({})",
+                time_ms(d.died_at.timestamp_millis()),
+                age(now, d.died_at.timestamp_millis())
+            );
+            println!("error:    {}", d.error);
+            match d.job_try {
+                Some(t) => println!("try:      {t}"),
+                None => println!("try:      -"),
+            }
+            if let Some(et) = d.enqueue_time {
+                println!("enqueued: {}", time_ms(et.timestamp_millis()));
+            }
+            if let (Some(st), Some(ft)) = (d.start_time, d.finish_time) {
+                println!(
+                    "ran:      {} .. {}",
+                    time_ms(st.timestamp_millis()),
+                    time_ms(ft.timestamp_millis())
+                );
+            }
+            println!(
+                "record:   {}",
+                if d.has_job_record {
+                    "kept (dead requeue runs it again)"
+                } else {
+                    "none (the job key was gone when it failed: it cannot be requeued)"
+                }
+            );
+            if let Some(p) = &d.problem {
+                println!("problem:  {p}");
+            }
+            Ok(0)
+        }
+        DeadCmd::Requeue(o) => {
+            let mut pool = pool(&o.conn, base).await?;
+            if let Some(n) = o.events {
+                pool = pool.with_events(n);
+            }
+            let queue = pool.default_queue_name().to_owned();
+            if o.all {
+                let n = pool.requeue_all_dead(&queue).await?;
+                if as_json {
+                    print_json(json!({"queue": queue, "requeued": n}));
+                } else {
+                    println!("requeued {} to {queue}", count(n, "dead job"));
+                }
+                return Ok(0);
+            }
+            let done = pool.requeue_dead(&queue, unique(o.job_ids)).await?;
+            let all = done.iter().all(|(_, o)| *o == RequeueOutcome::Requeued);
+            if as_json {
+                print_json(json!(done
+                    .iter()
+                    .map(|(id, o)| json!({"job_id": id, "outcome": outcome_name(*o)}))
+                    .collect::<Vec<_>>()));
+            } else {
+                for (id, o) in &done {
+                    match o {
+                        RequeueOutcome::Requeued => println!("requeued {id}"),
+                        other => println!("not requeued {id}: {}", outcome_text(*other)),
+                    }
+                }
+            }
+            Ok(if all { 0 } else { 1 })
+        }
+        DeadCmd::Delete(o) => {
+            let pool = pool(&o.conn, base).await?;
+            let queue = pool.default_queue_name().to_owned();
+            let ids = unique(o.job_ids);
+            let asked = ids.len() as u64;
+            let n = pool.delete_dead(&queue, ids).await?;
+            if as_json {
+                print_json(json!({"queue": queue, "deleted": n, "asked": asked}));
+            } else {
+                println!(
+                    "deleted {n} of {} from {queue}",
+                    count(asked, "dead letter")
+                );
+            }
+            Ok(if n == asked { 0 } else { 1 })
+        }
+        DeadCmd::Purge(conn) => {
+            let pool = pool(&conn, base).await?;
+            let queue = pool.default_queue_name().to_owned();
+            let n = pool.purge_dead(&queue).await?;
+            if as_json {
+                print_json(json!({"queue": queue, "deleted": n}));
+            } else {
+                println!("deleted {} from {queue}", count(n, "dead letter"));
+            }
+            Ok(0)
+        }
+    }
+}
+
+/// `events`: one line per event (a JSON object per line with `--json`) until Ctrl-C or
+/// `--count`; on stop, says on stderr where to resume.
+async fn events(o: EventsOpt, as_json: bool, base: &Base) -> anyhow::Result<u8> {
+    let pool = pool(&o.conn, base).await?;
+    let queue = pool.default_queue_name().to_owned();
+    let mut stream = match (&o.after, o.from_start) {
+        (Some(id), _) => pool.events_after(&queue, id.clone()),
+        (None, true) => pool.events_from_start(&queue),
+        (None, false) => pool.events(&queue).await,
+    };
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    let mut seen = 0u64;
+    let mut out = std::io::stdout();
+    while o.count.is_none_or(|n| seen < n) {
+        let next = tokio::select! {
+            _ = &mut ctrl_c => break,
+            next = stream.next() => next,
+        };
+        let event = match next {
+            None => break,
+            Some(Ok(event)) => event,
+            Some(Err(e)) => {
+                return Err(anyhow::Error::new(e))
+                    .with_context(|| format!("reading the events of {queue}"))
+            }
+        };
+        seen += 1;
+        let line = if as_json {
+            event_json(&event).to_string()
+        } else {
+            event_line(&event)
+        };
+        // A closed pipe (`| head`) ends the tail.
+        if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+            break;
+        }
+    }
+    if let Some(id) = stream.last_id() {
+        eprintln!("{}; resume with --after {id}", count(seen, "event"));
+    }
+    Ok(0)
 }
 
 /// Runs an admin command; returns the exit status.
@@ -446,5 +841,7 @@ pub(crate) async fn run(cmd: Admin, as_json: bool, base: &Base) -> anyhow::Resul
             }
             Ok(0)
         }
+        Admin::Dead(cmd) => dead(cmd, as_json, base).await,
+        Admin::Events(o) => events(o, as_json, base).await,
     }
 }

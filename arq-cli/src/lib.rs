@@ -28,7 +28,7 @@ use std::time::Duration;
 #[command(
     name = "arq-cli",
     version,
-    about = "Run arq workers, check their health, inspect and steer queues"
+    about = "Run arq workers, check their health, inspect and steer queues and their dead letters, tail their events"
 )]
 pub struct Opt {
     /// What to do.
