@@ -21,8 +21,9 @@ pub enum Backoff {
     Exponential(Duration),
 }
 
-/// Which failures of a job run again, and after how long (opt-in; see the
-/// [module docs](self)).
+/// Which failures of a job run again, and after how long: opt-in, per job
+/// (`#[arq::job(retry = ...)]`) or per worker ([`WorkerSettings::retry_policy`](crate::WorkerSettings::retry_policy));
+/// without one, only a returned [`Retry`](crate::Retry) runs a job again, as in Python arq.
 ///
 /// The delay after the n-th failed try comes from the [`Backoff`], is capped
 /// ([`RetryPolicy::cap`], 1 hour by default) and, with full jitter (the default), is drawn
