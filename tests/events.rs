@@ -542,6 +542,40 @@ async fn redis_a_stream_survives_a_restart_with_persistence() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_dropped_streams_leave_no_connection_behind() {
+    let redis = TestRedis::start();
+    let pool = redis.pool().await.with_events(EVENTS);
+    let q = "events:conns";
+    pool.enqueue_job("f", vec![]).queue_name(q).await.unwrap();
+    let clients = || -> i64 {
+        redis
+            .info_field("connected_clients")
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let before = clients();
+    for _ in 0..2 {
+        let mut s = pool.events_from_start(q);
+        next(&mut s).await;
+        drop(s);
+        // Dropped while it waits: its connection is reused all the same.
+        let mut s = pool.events(q).await;
+        let cut = tokio::time::timeout(Duration::from_millis(50), s.next()).await;
+        assert!(cut.is_err());
+    }
+    assert!(
+        clients() <= before + 1,
+        "one connection for the readers, one at a time: {before} -> {}",
+        clients()
+    );
+    // Two at once: two connections.
+    let (mut a, mut b) = (pool.events_from_start(q), pool.events_from_start(q));
+    assert_eq!(next(&mut a).await, next(&mut b).await);
+    assert!(clients() <= before + 2);
+}
+
 // ---- the CLI -----------------------------------------------------------------------------
 
 const CHILD_ENV: &str = "ARQ_TEST_CHILD_ARGS";

@@ -43,6 +43,20 @@ pub enum Admin {
 }
 
 /// `dead` subcommands.
+///
+/// ```
+/// use arq_cli::admin::{Admin, DeadCmd};
+/// use arq_cli::{Command, Opt};
+/// use clap::Parser;
+///
+/// let opt = Opt::try_parse_from(["arq-cli", "dead", "requeue", "a", "b", "-q", "emails"]).unwrap();
+/// let Command::Admin(Admin::Dead(DeadCmd::Requeue(o))) = opt.command else { unreachable!() };
+/// assert_eq!((o.job_ids, o.all), (vec!["a".to_owned(), "b".to_owned()], false));
+/// assert_eq!(o.conn.queue_name(), "emails");
+/// // Ids or --all, not both, not neither.
+/// assert!(Opt::try_parse_from(["arq-cli", "dead", "requeue"]).is_err());
+/// assert!(Opt::try_parse_from(["arq-cli", "dead", "requeue", "a", "--all"]).is_err());
+/// ```
 #[derive(Debug, Subcommand)]
 pub enum DeadCmd {
     /// List the dead letters of a queue, newest first.
@@ -59,6 +73,14 @@ pub enum DeadCmd {
 }
 
 /// Options of `dead list`.
+///
+/// ```
+/// use arq_cli::admin::{Admin, DeadCmd};
+/// use clap::Parser;
+/// let opt = arq_cli::Opt::try_parse_from(["arq-cli", "dead", "list", "--limit", "10"]).unwrap();
+/// let arq_cli::Command::Admin(Admin::Dead(DeadCmd::List(o))) = opt.command else { unreachable!() };
+/// assert_eq!((o.offset, o.limit), (0, 10));
+/// ```
 #[derive(Debug, Clone, Args)]
 pub struct DeadListOpt {
     /// Connection and queue.
@@ -73,6 +95,15 @@ pub struct DeadListOpt {
 }
 
 /// Options of `dead requeue`.
+///
+/// ```
+/// use arq_cli::admin::{Admin, DeadCmd};
+/// use clap::Parser;
+/// let opt = arq_cli::Opt::try_parse_from(["arq-cli", "dead", "requeue", "--all", "--events", "10000"]).unwrap();
+/// let arq_cli::Command::Admin(Admin::Dead(DeadCmd::Requeue(o))) = opt.command else { unreachable!() };
+/// assert!(o.all && o.job_ids.is_empty());
+/// assert_eq!(o.events, Some(10_000));
+/// ```
 #[derive(Debug, Clone, Args)]
 pub struct DeadRequeueOpt {
     /// The job ids.
@@ -91,6 +122,15 @@ pub struct DeadRequeueOpt {
 }
 
 /// Options of `dead delete`.
+///
+/// ```
+/// use arq_cli::admin::{Admin, DeadCmd};
+/// use clap::Parser;
+/// let opt = arq_cli::Opt::try_parse_from(["arq-cli", "dead", "delete", "a", "b"]).unwrap();
+/// let arq_cli::Command::Admin(Admin::Dead(DeadCmd::Delete(o))) = opt.command else { unreachable!() };
+/// assert_eq!(o.job_ids, ["a", "b"]);
+/// assert!(arq_cli::Opt::try_parse_from(["arq-cli", "dead", "delete"]).is_err());
+/// ```
 #[derive(Debug, Clone, Args)]
 pub struct DeadIdsOpt {
     /// The job ids.
@@ -102,6 +142,16 @@ pub struct DeadIdsOpt {
 }
 
 /// Options of `events`.
+///
+/// ```
+/// use arq_cli::admin::Admin;
+/// use clap::Parser;
+/// let opt = arq_cli::Opt::try_parse_from(["arq-cli", "events", "--after", "1700000000000-0", "--count", "5"]).unwrap();
+/// let arq_cli::Command::Admin(Admin::Events(o)) = opt.command else { unreachable!() };
+/// assert_eq!((o.after.as_deref(), o.count, o.from_start), (Some("1700000000000-0"), Some(5), false));
+/// // Where to start: from the start, or after an id, not both.
+/// assert!(arq_cli::Opt::try_parse_from(["arq-cli", "events", "--from-start", "--after", "0-0"]).is_err());
+/// ```
 #[derive(Debug, Clone, Args)]
 pub struct EventsOpt {
     /// Connection and queue.

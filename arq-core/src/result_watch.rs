@@ -8,7 +8,7 @@
 //! `completed`, `failed` or `aborted` event it reads.
 
 use crate::backend::{Backend, EventKind, Watch};
-use crate::client::events::{is_transient, EventReader};
+use crate::client::events::{is_transient, EventReader, ReaderConns};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use tokio::sync::Notify;
@@ -69,10 +69,12 @@ impl ResultWatch {
     /// Registers a waiter for `id` on `queue`, subscribing to the queue first if this pool has
     /// not yet (and, with `events`, starting the queue's events reader): anything finished
     /// after this returns wakes the waiter.
+    ///
+    /// `events`: the pool's connections for event readers, when it has events on.
     pub(crate) async fn wait_for(
         self: &Arc<Self>,
         backend: &Arc<dyn Backend>,
-        events: bool,
+        events: Option<&Arc<ReaderConns>>,
         queue: &str,
         id: &str,
     ) -> Waiting {
@@ -89,9 +91,10 @@ impl ResultWatch {
             state.subscribed = true;
             self.subscribe(backend.as_ref(), queue).await;
         }
-        if events && !state.events {
+        if let Some(conns) = events.filter(|_| !state.events) {
             state.events = true;
-            self.start_events(backend.clone(), queue).await;
+            self.start_events(backend.clone(), conns.clone(), queue)
+                .await;
         }
         drop(queues);
         Waiting {
@@ -144,8 +147,13 @@ impl ResultWatch {
     /// Starts `queue`'s events reader: from the stream's end now, so every outcome written
     /// after this returns is read, until the pool (this watch) is dropped. Returns whether it
     /// runs (`false`: the backend has no event streams).
-    async fn start_events(self: &Arc<Self>, backend: Arc<dyn Backend>, queue: &str) -> bool {
-        let mut reader = EventReader::new(backend, queue, None);
+    async fn start_events(
+        self: &Arc<Self>,
+        backend: Arc<dyn Backend>,
+        conns: Arc<ReaderConns>,
+        queue: &str,
+    ) -> bool {
+        let mut reader = EventReader::new(backend, conns, queue, None);
         match reader.resolve_end().await {
             Ok(()) => {}
             Err(e) if is_transient(&e) => tracing::debug!(
@@ -255,8 +263,9 @@ mod tests {
         let backend = no_push();
         let pool = Pool::new(backend.clone());
         let watch = Arc::new(ResultWatch::default());
-        let waiting = watch.wait_for(&backend, true, "q", "j").await;
-        let other = watch.wait_for(&backend, true, "q", "other").await;
+        let conns = Some(&pool.event_conns);
+        let waiting = watch.wait_for(&backend, conns, "q", "j").await;
+        let other = watch.wait_for(&backend, conns, "q", "other").await;
         run_job(&pool, "q", "j").await;
         tokio::time::timeout(Duration::from_secs(5), waiting.notified())
             .await
@@ -281,7 +290,7 @@ mod tests {
         let backend = no_push();
         let pool = Pool::new(backend.clone());
         let watch = Arc::new(ResultWatch::default());
-        let waiting = watch.wait_for(&backend, false, "q", "j").await;
+        let waiting = watch.wait_for(&backend, None, "q", "j").await;
         run_job(&pool, "q", "j").await;
         let woken = tokio::time::timeout(Duration::from_millis(300), waiting.notified()).await;
         assert!(woken.is_err(), "no notification and no events reader");

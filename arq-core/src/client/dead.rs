@@ -175,6 +175,26 @@ impl DeadJob {
 }
 
 /// A page of a queue's dead set, newest first ([`Pool::dead_jobs`]).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> arq_core::Result<()> {
+/// let pool = arq_core::Pool::memory();
+/// let (mut offset, limit) = (0, 100);
+/// loop {
+///     let page = pool.dead_jobs("arq:queue", offset, limit).await?;
+///     for dead in &page.jobs {
+///         let age = page.now - dead.died_at;
+///         println!("{}: {} ({}s ago)", dead.job_id, dead.error, age.num_seconds());
+///     }
+///     offset += page.jobs.len() as u64;
+///     if offset >= page.total || page.jobs.is_empty() {
+///         break;
+///     }
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DeadJobsPage {

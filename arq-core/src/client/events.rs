@@ -17,7 +17,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use std::collections::VecDeque;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -148,10 +148,30 @@ enum Conn {
     Shared,
 }
 
+/// A pool's connections for event readers ([`Backend::standalone`]) that no reader holds
+/// now: a reader takes one (or opens one) and gives it back when dropped, so a program that
+/// opens and drops streams holds no more connections than it ever read on at once (a
+/// backend's connection has no close: a dropped one would stay open).
+#[derive(Default)]
+pub(crate) struct ReaderConns {
+    idle: Mutex<Vec<Arc<dyn Backend>>>,
+}
+
+impl ReaderConns {
+    fn take(&self) -> Option<Arc<dyn Backend>> {
+        self.idle.lock().unwrap().pop()
+    }
+
+    fn give(&self, backend: Arc<dyn Backend>) {
+        self.idle.lock().unwrap().push(backend);
+    }
+}
+
 /// Reads a queue's event entries after a position, in batches, on a connection of its own,
 /// trying again after transient errors from the last id read.
 pub(crate) struct EventReader {
     shared: Arc<dyn Backend>,
+    conns: Arc<ReaderConns>,
     conn: Conn,
     queue: String,
     /// The last id read; `None`: the stream's end, resolved at the next read.
@@ -160,12 +180,28 @@ pub(crate) struct EventReader {
     block_ms: u64,
 }
 
+impl Drop for EventReader {
+    fn drop(&mut self) {
+        if let Conn::Own(own) = std::mem::replace(&mut self.conn, Conn::Unopened) {
+            // A read cut short may still be waiting on it: the next reader's first read then
+            // waits behind it (at most READ_BLOCK_MS).
+            self.conns.give(own);
+        }
+    }
+}
+
 impl EventReader {
     /// A reader of `queue`'s events after `after` (`None`: after the stream's end at the
-    /// first read).
-    pub(crate) fn new(shared: Arc<dyn Backend>, queue: &str, after: Option<String>) -> Self {
+    /// first read), on `shared`'s backend, with a connection from `conns`.
+    pub(crate) fn new(
+        shared: Arc<dyn Backend>,
+        conns: Arc<ReaderConns>,
+        queue: &str,
+        after: Option<String>,
+    ) -> Self {
         EventReader {
             shared,
+            conns,
             conn: Conn::Unopened,
             queue: queue.to_owned(),
             after,
@@ -197,13 +233,17 @@ impl EventReader {
         Ok(())
     }
 
-    /// The backend to read on: a connection of its own, opened once (the shared backend
-    /// when it cannot open one).
+    /// The backend to read on: a connection of its own, taken from the pool's idle ones or
+    /// opened (the shared backend when it cannot open one).
     async fn backend(&mut self) -> Result<Arc<dyn Backend>> {
         match &self.conn {
             Conn::Own(b) => return Ok(b.clone()),
             Conn::Shared => return Ok(self.shared.clone()),
             Conn::Unopened => {}
+        }
+        if let Some(own) = self.conns.take() {
+            self.conn = Conn::Own(own.clone());
+            return Ok(own);
         }
         match self.shared.standalone().await {
             Ok(own) => {
@@ -365,6 +405,11 @@ impl EventStream {
     }
 
     /// The queue whose events these are.
+    ///
+    /// ```
+    /// let pool = arq_core::Pool::memory();
+    /// assert_eq!(pool.events_from_start("emails").queue(), "emails");
+    /// ```
     pub fn queue(&self) -> &str {
         &self.queue
     }
@@ -496,7 +541,8 @@ impl Pool {
     /// # }
     /// ```
     pub async fn events(&self, queue: &str) -> EventStream {
-        let mut reader = EventReader::new(self.backend_arc(), queue, None);
+        let mut reader =
+            EventReader::new(self.backend_arc(), self.event_conns.clone(), queue, None);
         match reader.resolve_end().await {
             Ok(()) => {}
             Err(e) if is_transient(&e) => tracing::warn!(
@@ -544,7 +590,12 @@ impl Pool {
         }
         EventStream::new(
             self,
-            EventReader::new(self.backend_arc(), queue, Some(last_id)),
+            EventReader::new(
+                self.backend_arc(),
+                self.event_conns.clone(),
+                queue,
+                Some(last_id),
+            ),
         )
     }
 
@@ -565,7 +616,12 @@ impl Pool {
     pub fn events_from_start(&self, queue: &str) -> EventStream {
         EventStream::new(
             self,
-            EventReader::new(self.backend_arc(), queue, Some(START.to_owned())),
+            EventReader::new(
+                self.backend_arc(),
+                self.event_conns.clone(),
+                queue,
+                Some(START.to_owned()),
+            ),
         )
     }
 }

@@ -179,7 +179,7 @@ impl<T> Job<T> {
             .results
             .wait_for(
                 &self.pool.backend_arc(),
-                self.pool.events_max_len().is_some(),
+                self.pool.events_max_len().map(|_| &self.pool.event_conns),
                 &self.queue,
                 &self.id,
             )

@@ -21,6 +21,8 @@ pub struct Pool {
     pub(super) max_payload_bytes: usize,
     /// See [`Pool::with_events`].
     events: Option<u64>,
+    /// The connections of this pool's event readers, reused from one reader to the next.
+    pub(crate) event_conns: Arc<super::events::ReaderConns>,
 }
 
 /// The default length of a queue's event stream (see [`Pool::with_events`]).
@@ -48,6 +50,7 @@ impl Pool {
             results: Arc::default(),
             max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
             events: None,
+            event_conns: Arc::default(),
         }
     }
 
