@@ -338,8 +338,8 @@ enum State {
 /// read again from the last event (no event lost or repeated). It yields an error, once, and
 /// then ends, only when reading cannot work: the backend has no event streams
 /// ([`Error::Unsupported`]), the position given is not an event id, or a permission is
-/// refused. Read it with [`EventStream::next`], or as any stream; dropping it closes its
-/// connection.
+/// refused. Read it with [`EventStream::next`], or as any stream. It reads on a connection
+/// of its own; dropping it hands that connection to the pool's next stream.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
