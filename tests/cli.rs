@@ -24,6 +24,7 @@ const CHILD_ENV: &str = "ARQ_TEST_CHILD_ARGS";
 
 /// Not a test of its own: the entry point of the child process.
 #[test]
+#[ignore = "not a test: the CLI child process's entry point, run by the tests themselves"]
 fn child_process() {
     let Ok(args) = std::env::var(CHILD_ENV) else {
         return;
@@ -49,6 +50,7 @@ fn spawn_cli_env(args: &[&str], no_jobs: bool, env: &[(&str, &str)]) -> Child {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.envs(env.iter().copied());
     cmd.args([
+        "--ignored",
         "--exact",
         "child_process",
         "--nocapture",

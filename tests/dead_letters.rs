@@ -396,6 +396,7 @@ const CHILD_ENV: &str = "ARQ_TEST_CHILD_ARGS";
 
 /// Not a test of its own: the entry point of the CLI child process.
 #[test]
+#[ignore = "not a test: the CLI child process's entry point, run by the tests themselves"]
 fn child_process() {
     let Ok(args) = std::env::var(CHILD_ENV) else {
         return;
@@ -409,6 +410,7 @@ fn child_process() {
 fn cli(args: &[&str]) -> (i32, String, String) {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.args([
+        "--ignored",
         "--exact",
         "child_process",
         "--nocapture",

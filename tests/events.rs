@@ -582,6 +582,7 @@ const CHILD_ENV: &str = "ARQ_TEST_CHILD_ARGS";
 
 /// Not a test of its own: the entry point of the CLI child process.
 #[test]
+#[ignore = "not a test: the CLI child process's entry point, run by the tests themselves"]
 fn child_process() {
     let Ok(args) = std::env::var(CHILD_ENV) else {
         return;
@@ -594,6 +595,7 @@ fn child_process() {
 fn spawn_cli(args: &[&str]) -> std::process::Child {
     Command::new(std::env::current_exe().unwrap())
         .args([
+            "--ignored",
             "--exact",
             "child_process",
             "--nocapture",
